@@ -1,0 +1,565 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sekisho/sekisho"
+	"github.com/sekisho/sekisho/secret"
+	"github.com/sekisho/sekisho/store"
+	"github.com/sekisho/sekisho/totp"
+)
+
+// maxAuthenticators bounds how many authenticators one user may hold.
+const maxAuthenticators = 10
+
+// MFAStatus is a user's second factors as account settings show them.
+type MFAStatus struct {
+	Authenticators         []sekisho.Authenticator
+	RecoveryCodesRemaining int
+	// Required is true while the workspace requires MFA, so the last factor
+	// can't be removed.
+	Required bool
+}
+
+// MFA returns the actor's own authenticators and recovery-code count.
+func (s *Service) MFA(ctx context.Context, a sekisho.Actor) (*MFAStatus, error) {
+	var st MFAStatus
+	err := s.view(ctx, func(tx *store.Tx) error {
+		w, err := tx.Workspace(a.WorkspaceID)
+		if err != nil {
+			return err
+		}
+		st.Required = w.RequireMFA
+		auths, err := tx.Authenticators(a.UserID)
+		if err != nil {
+			return err
+		}
+		now := s.now().UnixMilli()
+		for _, au := range auths {
+			if au.Confirmed() || au.ExpiresAt > now {
+				st.Authenticators = append(st.Authenticators, au.Authenticator)
+			}
+		}
+		_, st.RecoveryCodesRemaining, err = tx.RecoveryCodeSalt(a.UserID)
+		return err
+	})
+	return &st, err
+}
+
+// TOTPEnrollment is a pending TOTP authenticator: what an authenticator
+// app needs to be set up. The secret is shown once, here.
+type TOTPEnrollment struct {
+	ID        string
+	Secret    string // base32
+	URI       string // otpauth://
+	ExpiresAt time.Time
+}
+
+// QRCodePNG renders the enrollment's URI as a QR code.
+func (e *TOTPEnrollment) QRCodePNG(size int) ([]byte, error) { return totp.QRCodePNG(e.URI, size) }
+
+const totpIssuer = "sekisho"
+
+func checkAuthenticatorName(name string) (string, error) {
+	name, err := checkName("name", name, false)
+	if err != nil {
+		return "", err
+	}
+	if name == "" {
+		name = "Authenticator app"
+	}
+	return name, nil
+}
+
+// newPendingTOTP creates a pending TOTP authenticator for u.
+func (s *Service) newPendingTOTP(tx *store.Tx, now time.Time, w *sekisho.Workspace, u *sekisho.User, name string) (*TOTPEnrollment, error) {
+	auths, err := tx.Authenticators(u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(auths) >= maxAuthenticators {
+		return nil, sekisho.Errorf(sekisho.KindConflict, "too_many_authenticators", "You have %d authenticators. Remove one before adding another.", len(auths))
+	}
+	seed := totp.NewSecret()
+	id := store.NewID()
+	sealed, err := s.sealSeed(u, id, seed)
+	if err != nil {
+		return nil, err
+	}
+	expires := now.Add(pendingTOTPTTL)
+	if err := tx.CreateAuthenticator(&store.Authenticator{
+		Authenticator: sekisho.Authenticator{ID: id, UserID: u.ID, Kind: sekisho.KindTOTP, Name: name, CreatedAt: now},
+		Secret:        sealed, ExpiresAt: expires.UnixMilli(),
+	}); err != nil {
+		return nil, err
+	}
+	return &TOTPEnrollment{ID: id, Secret: totp.EncodeSecret(seed), URI: totp.URI(totpIssuer, w.Slug+": "+u.Email, seed), ExpiresAt: expires}, nil
+}
+
+// accessCodeHash returns the hash under which an access code is stored, or
+// "" for input that can't be one.
+func accessCodeHash(code string) string {
+	norm, ok := secret.NormalizeAccessCode(code)
+	if !ok {
+		return ""
+	}
+	return secret.HashToken(norm)
+}
+
+var errAccessCodeRequired = sekisho.Invalid("access_code", "access_code_required", "Enter the one-time access code your admin gave you.")
+
+// checkAccessCode enforces the access code an admin reset left, if any: the
+// user must show it before enrolling a new factor, so that someone who only
+// knows the password cannot enroll their own phone after a reset. spend
+// uses it up.
+func checkAccessCode(tx *store.Tx, now time.Time, userID, code string, spend bool) error {
+	pending, err := tx.HasToken(userID, store.PurposeAccessCode, now.UnixMilli())
+	if err != nil || !pending {
+		return err
+	}
+	if code == "" {
+		return errAccessCodeRequired
+	}
+	h := accessCodeHash(code)
+	if h == "" {
+		return sekisho.Invalid("access_code", "invalid_access_code", "The access code is incorrect.")
+	}
+	owner, err := tx.TokenUser(h, store.PurposeAccessCode, now.UnixMilli())
+	if errors.Is(err, store.ErrNotFound) || (err == nil && owner != userID) {
+		return sekisho.Invalid("access_code", "invalid_access_code", "The access code is incorrect.")
+	} else if err != nil {
+		return err
+	}
+	if spend {
+		_, err = tx.UseToken(h, store.PurposeAccessCode, now.UnixMilli())
+	}
+	return err
+}
+
+// StartTOTP begins adding an authenticator app from account settings. It
+// needs a recent authentication; the factor counts once ConfirmTOTP sees a
+// code from it.
+func (s *Service) StartTOTP(ctx context.Context, a sekisho.Actor, name, accessCode string) (*TOTPEnrollment, error) {
+	name, err := checkAuthenticatorName(name)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if err := sekisho.RequireRecentAuth(a, now); err != nil {
+		return nil, err
+	}
+	var e *TOTPEnrollment
+	err = s.update(ctx, func(tx *store.Tx, _ *change) error {
+		u, err := tx.User(a.WorkspaceID, a.UserID)
+		if err != nil {
+			return err
+		}
+		w, err := tx.Workspace(a.WorkspaceID)
+		if err != nil {
+			return err
+		}
+		if err := checkAccessCode(tx, now, u.ID, accessCode, false); err != nil {
+			return err
+		}
+		e, err = s.newPendingTOTP(tx, now, w, u, name)
+		return err
+	})
+	return e, err
+}
+
+// ConfirmTOTP confirms a pending authenticator with a code from it. The
+// first factor also issues recovery codes (returned once). The session
+// that confirmed is raised to aal2 — it has just proven both factors — and
+// the user's other sessions are signed out.
+func (s *Service) ConfirmTOTP(ctx context.Context, a sekisho.Actor, id, code string) ([]string, error) {
+	now := s.now()
+	var check *pendingCheck
+	err := s.update(ctx, func(tx *store.Tx, _ *change) error {
+		var err error
+		check, err = s.beginPendingCheck(tx, now, a.WorkspaceID, a.UserID, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := check.verify(ctx, s, now, code); err != nil {
+		return nil, err
+	}
+	return check.codes, s.update(ctx, func(tx *store.Tx, c *change) error {
+		if !check.ok {
+			return check.fail(tx, now, a)
+		}
+		if err := s.confirmPending(tx, c, now, a, check, ""); err != nil {
+			return err
+		}
+		if _, err := tx.DeleteUserSessions(a.UserID, a.SessionID); err != nil {
+			return err
+		}
+		return tx.SetSessionAuth(a.SessionID, sekisho.AAL2, now.UnixMilli())
+	})
+}
+
+// pendingCheck confirms a pending authenticator, split like factorCheck.
+type pendingCheck struct {
+	user  *sekisho.User
+	ws    *sekisho.Workspace
+	auth  *store.Authenticator
+	first bool // the user has no factor yet: recovery codes come with it
+
+	ok     bool
+	step   int64
+	codes  []string // recovery codes to issue, shown once
+	salt   string
+	hashes []string
+}
+
+func (s *Service) beginPendingCheck(tx *store.Tx, now time.Time, workspaceID, userID, authID string) (*pendingCheck, error) {
+	u, err := tx.User(workspaceID, userID)
+	if err != nil {
+		return nil, err
+	}
+	w, err := tx.Workspace(workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	au, err := tx.Authenticator(userID, authID)
+	if err != nil {
+		return nil, notFound(err, sekisho.ErrNotFound)
+	}
+	if au.Confirmed() {
+		return nil, sekisho.Errorf(sekisho.KindConflict, "already_confirmed", "This authenticator is confirmed already.")
+	}
+	if au.ExpiresAt <= now.UnixMilli() {
+		return nil, sekisho.Errorf(sekisho.KindConflict, "enrollment_expired", "This setup has expired. Start again.")
+	}
+	wait, _, err := tx.ThrottleAttempt("mfa:"+userID, now, mfaRule)
+	if err != nil {
+		return nil, err
+	}
+	if wait > 0 {
+		return nil, commitThen(sekisho.Throttled(wait))
+	}
+	return &pendingCheck{user: u, ws: w, auth: au, first: !u.HasMFA}, nil
+}
+
+func (c *pendingCheck) verify(ctx context.Context, s *Service, now time.Time, code string) error {
+	seed, err := s.openSeed(c.user, c.auth)
+	if err != nil {
+		return err
+	}
+	c.step, c.ok = totp.Verify(seed, code, now, 0)
+	if !c.ok || !c.first {
+		return nil
+	}
+	c.codes = secret.NewRecoveryCodes()
+	c.salt = s.hasher.NewRecoverySalt()
+	for _, rc := range c.codes {
+		norm, _ := secret.NormalizeRecoveryCode(rc)
+		h, err := s.hasher.HashRecoveryCode(ctx, c.salt, norm)
+		if err != nil {
+			return err
+		}
+		c.hashes = append(c.hashes, h)
+	}
+	return nil
+}
+
+func (c *pendingCheck) fail(tx *store.Tx, now time.Time, a sekisho.Actor) error {
+	if err := audit(tx, now, a, c.ws.ID, "mfa.enroll_verify", sekisho.ResultFailure, c.user.ID, nil); err != nil {
+		return err
+	}
+	return commitThen(sekisho.ErrInvalidCode)
+}
+
+// confirmPending makes the checked authenticator a factor of its user.
+func (s *Service) confirmPending(tx *store.Tx, ch *change, now time.Time, a sekisho.Actor, c *pendingCheck, accessCode string) error {
+	if err := checkAccessCode(tx, now, c.user.ID, accessCode, true); err != nil {
+		return err
+	}
+	ok, err := tx.ConfirmAuthenticator(c.user.ID, c.auth.ID, c.step, now.UnixMilli())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return sekisho.Errorf(sekisho.KindConflict, "already_confirmed", "This authenticator is confirmed already.")
+	}
+	if err := tx.ThrottleReset("mfa:" + c.user.ID); err != nil {
+		return err
+	}
+	// Read the user again: a parallel confirmation may have made this one
+	// not the first, and then the codes it prepared are not issued.
+	u, err := tx.User(c.user.WorkspaceID, c.user.ID)
+	if err != nil {
+		return err
+	}
+	if u.HasMFA {
+		c.codes = nil
+	} else if c.codes != nil {
+		if err := tx.ReplaceRecoveryCodes(u.ID, c.salt, c.hashes, now.UnixMilli()); err != nil {
+			return err
+		}
+	}
+	u.HasMFA, u.MFAResetAt, u.UpdatedAt = true, time.Time{}, now
+	if err := tx.UpdateUser(u); err != nil {
+		return err
+	}
+	ch.notify(s.message(u, msgMFAEnrolled, map[string]any{"Name": c.auth.Name}))
+	return audit(tx, now, a, u.WorkspaceID, "mfa.enrolled", sekisho.ResultSuccess, u.ID,
+		map[string]string{"authenticator_id": c.auth.ID, "kind": string(c.auth.Kind), "name": c.auth.Name})
+}
+
+// Enrollment is the forced enrollment of a sign-in flow: a pending TOTP
+// authenticator.
+type Enrollment = TOTPEnrollment
+
+// SignInEnroll starts (or restarts) the forced enrollment of a sign-in
+// whose workspace requires MFA. After an admin reset in a workspace that
+// hands out access codes, the code must come with it.
+func (s *Service) SignInEnroll(ctx context.Context, flowToken, accessCode string) (*TOTPEnrollment, error) {
+	now := s.now()
+	var e *TOTPEnrollment
+	err := s.update(ctx, func(tx *store.Tx, _ *change) error {
+		fs, err := loadFlow(tx, flowToken, flowEnroll, now)
+		if err != nil {
+			return err
+		}
+		if err := checkAccessCode(tx, now, fs.user.ID, accessCode, false); err != nil {
+			if sekisho.KindOf(err) == sekisho.KindInvalid && sekisho.CodeOf(err) != errAccessCodeRequired.Code {
+				if err := flowFailure(tx, fs.hash); sekisho.CodeOf(err) == errFlowEnded.Code {
+					return err
+				}
+			}
+			return commitThen(err)
+		}
+		if fs.flow.AuthenticatorID != "" {
+			if _, err := tx.DeleteAuthenticator(fs.user.ID, fs.flow.AuthenticatorID); err != nil {
+				return err
+			}
+		}
+		if e, err = s.newPendingTOTP(tx, now, fs.ws, fs.user, "Authenticator app"); err != nil {
+			return err
+		}
+		return tx.SetFlowAuthenticator(fs.hash, e.ID)
+	})
+	return e, err
+}
+
+// SignInEnrollConfirm confirms the forced enrollment with a code and signs
+// the user in at aal2, returning their new recovery codes.
+func (s *Service) SignInEnrollConfirm(ctx context.Context, a sekisho.Actor, flowToken, code, accessCode string) (*SignInResult, error) {
+	now := s.now()
+	var fs *flowState
+	var check *pendingCheck
+	err := s.update(ctx, func(tx *store.Tx, _ *change) error {
+		var err error
+		if fs, err = loadFlow(tx, flowToken, flowEnroll, now); err != nil {
+			return err
+		}
+		if fs.flow.AuthenticatorID == "" {
+			return sekisho.Errorf(sekisho.KindConflict, "enrollment_not_started", "Start the setup of an authenticator app first.")
+		}
+		check, err = s.beginPendingCheck(tx, now, fs.user.WorkspaceID, fs.user.ID, fs.flow.AuthenticatorID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := check.verify(ctx, s, now, code); err != nil {
+		return nil, err
+	}
+	var res *SignInResult
+	err = s.update(ctx, func(tx *store.Tx, c *change) error {
+		if !check.ok {
+			if err := audit(tx, now, a, fs.ws.ID, "mfa.enroll_verify", sekisho.ResultFailure, fs.user.ID, nil); err != nil {
+				return err
+			}
+			return flowFailure(tx, fs.hash)
+		}
+		if done, err := tx.DeleteFlow(fs.hash); err != nil {
+			return err
+		} else if !done {
+			return sekisho.ErrInvalidFlow
+		}
+		if err := s.confirmPending(tx, c, now, a, check, accessCode); err != nil {
+			return err
+		}
+		token, sess, err := s.createSession(tx, now, a, fs.user, sekisho.AAL2)
+		if err != nil {
+			return err
+		}
+		res = &SignInResult{State: sekisho.StepSignedIn, SessionToken: token, ExpiresAt: sess.ExpiresAt, RecoveryCodes: check.codes}
+		return audit(tx, now, a, fs.ws.ID, "user.sign_in", sekisho.ResultSuccess, fs.user.ID,
+			map[string]string{"aal": string(sekisho.AAL2), "method": "enrollment"})
+	})
+	return res, err
+}
+
+// RenameAuthenticator renames one of the actor's authenticators.
+func (s *Service) RenameAuthenticator(ctx context.Context, a sekisho.Actor, id, name string) error {
+	name, err := checkAuthenticatorName(name)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	return s.update(ctx, func(tx *store.Tx, _ *change) error {
+		ok, err := tx.RenameAuthenticator(a.UserID, id, name)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return sekisho.ErrNotFound
+		}
+		return audit(tx, now, a, a.WorkspaceID, "mfa.renamed", sekisho.ResultSuccess, a.UserID, map[string]string{"authenticator_id": id, "name": name})
+	})
+}
+
+var errMFARequired = sekisho.Errorf(sekisho.KindConflict, "mfa_required_by_workspace",
+	"Your workspace requires multi-factor authentication: add another authenticator before removing this one.")
+
+// RemoveAuthenticator removes one of the actor's authenticators. It needs a
+// recent authentication, and refuses to remove the last factor while the
+// workspace requires MFA; removing the last factor also deletes the
+// recovery codes. The user's other sessions are signed out.
+func (s *Service) RemoveAuthenticator(ctx context.Context, a sekisho.Actor, id string) error {
+	now := s.now()
+	if err := sekisho.RequireRecentAuth(a, now); err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx *store.Tx, c *change) error {
+		w, err := tx.LockWorkspace(a.WorkspaceID)
+		if err != nil {
+			return err
+		}
+		u, err := tx.User(a.WorkspaceID, a.UserID)
+		if err != nil {
+			return err
+		}
+		au, err := tx.Authenticator(u.ID, id)
+		if err != nil {
+			return notFound(err, sekisho.ErrNotFound)
+		}
+		if !au.Confirmed() {
+			_, err := tx.DeleteAuthenticator(u.ID, id)
+			return err
+		}
+		n, err := tx.CountConfirmedAuthenticators(u.ID)
+		if err != nil {
+			return err
+		}
+		if n == 1 && w.RequireMFA {
+			return errMFARequired
+		}
+		if _, err := tx.DeleteAuthenticator(u.ID, id); err != nil {
+			return err
+		}
+		if n == 1 {
+			if err := s.clearMFA(tx, u, now); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.DeleteUserSessions(u.ID, a.SessionID); err != nil {
+			return err
+		}
+		c.notify(s.message(u, msgMFARemoved, map[string]any{"What": whatRemoved(u, au.Name)}))
+		return audit(tx, now, a, u.WorkspaceID, "mfa.removed", sekisho.ResultSuccess, u.ID,
+			map[string]string{"authenticator_id": id, "name": au.Name, "last": boolString(n == 1)})
+	})
+}
+
+// RemoveAllMFA removes all the actor's factors and recovery codes. It needs
+// a recent authentication and is refused while the workspace requires MFA.
+func (s *Service) RemoveAllMFA(ctx context.Context, a sekisho.Actor) error {
+	now := s.now()
+	if err := sekisho.RequireRecentAuth(a, now); err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx *store.Tx, c *change) error {
+		w, err := tx.LockWorkspace(a.WorkspaceID)
+		if err != nil {
+			return err
+		}
+		if w.RequireMFA {
+			return sekisho.Errorf(sekisho.KindConflict, "mfa_required_by_workspace", "Your workspace requires multi-factor authentication, so it can't be removed.")
+		}
+		u, err := tx.User(a.WorkspaceID, a.UserID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.DeleteAuthenticators(u.ID); err != nil {
+			return err
+		}
+		if err := s.clearMFA(tx, u, now); err != nil {
+			return err
+		}
+		if _, err := tx.DeleteUserSessions(u.ID, a.SessionID); err != nil {
+			return err
+		}
+		c.notify(s.message(u, msgMFARemoved, map[string]any{"What": whatRemoved(u, "")}))
+		return audit(tx, now, a, u.WorkspaceID, "mfa.removed_all", sekisho.ResultSuccess, u.ID, nil)
+	})
+}
+
+// clearMFA records that u has no factor left.
+func (s *Service) clearMFA(tx *store.Tx, u *sekisho.User, now time.Time) error {
+	if err := tx.DeleteRecoveryCodes(u.ID); err != nil {
+		return err
+	}
+	u.HasMFA, u.UpdatedAt = false, now
+	return tx.UpdateUser(u)
+}
+
+func whatRemoved(u *sekisho.User, name string) string {
+	switch {
+	case u.Locale == "ja" && name == "":
+		return "すべての認証アプリとリカバリーコード"
+	case u.Locale == "ja":
+		return "認証アプリ「" + name + "」"
+	case name == "":
+		return "Every authenticator and the recovery codes"
+	default:
+		return "The authenticator \"" + name + "\""
+	}
+}
+
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+// RegenerateRecoveryCodes replaces the actor's recovery codes with a new
+// set, returned once. It needs a recent authentication and MFA.
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a sekisho.Actor) ([]string, error) {
+	now := s.now()
+	if err := sekisho.RequireRecentAuth(a, now); err != nil {
+		return nil, err
+	}
+	codes := secret.NewRecoveryCodes()
+	salt := s.hasher.NewRecoverySalt()
+	hashes := make([]string, len(codes))
+	for i, rc := range codes {
+		norm, _ := secret.NormalizeRecoveryCode(rc)
+		h, err := s.hasher.HashRecoveryCode(ctx, salt, norm)
+		if err != nil {
+			return nil, err
+		}
+		hashes[i] = h
+	}
+	return codes, s.update(ctx, func(tx *store.Tx, c *change) error {
+		u, err := tx.User(a.WorkspaceID, a.UserID)
+		if err != nil {
+			return err
+		}
+		if !u.HasMFA {
+			return sekisho.Errorf(sekisho.KindConflict, "mfa_not_enabled", "Set up an authenticator app first; recovery codes come with it.")
+		}
+		if err := tx.ReplaceRecoveryCodes(u.ID, salt, hashes, now.UnixMilli()); err != nil {
+			return err
+		}
+		c.notify(s.message(u, msgRecoveryCodesRenewed, nil))
+		return audit(tx, now, a, u.WorkspaceID, "mfa.recovery_codes_regenerated", sekisho.ResultSuccess, u.ID, nil)
+	})
+}

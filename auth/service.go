@@ -1,0 +1,201 @@
+// Package auth is sekisho's application: sign-in and its second step,
+// sessions, account settings, MFA, admin actions and the operator's
+// break-glass commands. Each method applies the rules of the root package
+// inside one database transaction, writes the audit event of what it did in
+// that same transaction, and sends its notification emails after commit.
+// The web package and the CLI are thin faces over it.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/sekisho/sekisho"
+	"github.com/sekisho/sekisho/mail"
+	"github.com/sekisho/sekisho/secret"
+	"github.com/sekisho/sekisho/store"
+)
+
+// Config holds the service's tunables; zero fields take the defaults of
+// SECURITY.md.
+type Config struct {
+	BaseURL string // where the web pages are served, for links in emails
+
+	SessionIdle     time.Duration // default 1 hour
+	SessionAbsolute time.Duration // default 24 hours
+
+	// Now is the clock; tests inject one.
+	Now func() time.Time
+}
+
+// Fixed lifetimes of single-use things.
+const (
+	flowTTL          = 10 * time.Minute
+	invitationTTL    = 7 * 24 * time.Hour
+	passwordResetTTL = time.Hour
+	setupTTL         = 24 * time.Hour
+	accessCodeTTL    = 24 * time.Hour
+	pendingTOTPTTL   = 15 * time.Minute
+	// touchEvery bounds how often a session check writes last_seen_at: the
+	// idle timeout needs minutes, not milliseconds, of precision.
+	touchEvery = time.Minute
+)
+
+// Throttle rules (SECURITY.md, "Throttling").
+var (
+	passwordRule = store.ThrottleRule{Free: 5, Base: time.Second, Max: 15 * time.Minute, PerHour: 100}
+	ipRule       = store.ThrottleRule{Free: 50, Base: time.Second, Max: 5 * time.Minute, PerHour: 2000}
+	mfaRule      = store.ThrottleRule{Free: 10, Base: time.Second, Max: 15 * time.Minute}
+	resetRule    = store.ThrottleRule{Free: 3, Base: time.Minute, Max: time.Hour}
+	// mfaHardLimit consecutive wrong codes block TOTP until a recovery code
+	// or an admin reset succeeds.
+	mfaHardLimit = 100
+	// flowMaxFailures wrong codes end one pending sign-in.
+	flowMaxFailures = 5
+)
+
+// Service is sekisho's application. Create it with New.
+type Service struct {
+	db     *store.DB
+	hasher *secret.Hasher
+	keys   *secret.Keyring
+	mailer mail.Mailer
+	log    *slog.Logger
+	cfg    Config
+}
+
+// New returns a Service over its dependencies.
+func New(db *store.DB, hasher *secret.Hasher, keys *secret.Keyring, mailer mail.Mailer, log *slog.Logger, cfg Config) *Service {
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = time.Hour
+	}
+	if cfg.SessionAbsolute <= 0 {
+		cfg.SessionAbsolute = 24 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	return &Service{db: db, hasher: hasher, keys: keys, mailer: mailer, log: log, cfg: cfg}
+}
+
+// Config returns the effective configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Millisecond) }
+
+// change is what a method's transaction leaves for after its commit.
+type change struct {
+	mail []mail.Message
+}
+
+func (c *change) notify(m mail.Message) { c.mail = append(c.mail, m) }
+
+// update runs fn in one write transaction and, once it has committed, sends
+// the mail fn queued. A notification is never sent for a change that did
+// not happen.
+//
+// fn may return commitThen(err): the transaction still commits (it
+// recorded a failure, such as a wrong code) and update then returns err.
+func (s *Service) update(ctx context.Context, fn func(tx *store.Tx, c *change) error) error {
+	var c change
+	var after error
+	err := s.db.Update(ctx, func(tx *store.Tx) error {
+		c, after = change{}, nil
+		err := fn(tx, &c)
+		var ct *committedError
+		if errors.As(err, &ct) {
+			after = ct.err
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return s.internal(ctx, err)
+	}
+	for _, m := range c.mail {
+		if err := s.mailer.Send(context.WithoutCancel(ctx), m); err != nil {
+			s.log.ErrorContext(ctx, "queue notification", "err", err)
+		}
+	}
+	return after
+}
+
+// committedError carries an error out of a transaction that must commit.
+type committedError struct{ err error }
+
+func (e *committedError) Error() string { return e.err.Error() }
+
+// commitThen makes update commit and then return err.
+func commitThen(err error) error { return &committedError{err} }
+
+// view runs fn in a read-only transaction.
+func (s *Service) view(ctx context.Context, fn func(tx *store.Tx) error) error {
+	return s.internal(ctx, s.db.View(ctx, fn))
+}
+
+// internal passes domain errors through and turns everything else, which
+// callers must not see, into one opaque error logged here.
+func (s *Service) internal(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *sekisho.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	s.log.ErrorContext(ctx, "internal error", "err", err)
+	return fmt.Errorf("auth: %w", err)
+}
+
+// audit appends an event for actor's action on target in workspaceID.
+func audit(tx *store.Tx, now time.Time, a sekisho.Actor, workspaceID, typ, result, targetID string, details map[string]string) error {
+	e := &sekisho.AuditEvent{
+		Time: now, WorkspaceID: workspaceID, Type: typ, Result: result,
+		ActorKind: a.Kind, TargetID: targetID, IP: a.IP, UserAgent: truncate(a.UserAgent, 256),
+		Reason: a.Reason, Details: details,
+	}
+	switch a.Kind {
+	case sekisho.ActorUser:
+		e.ActorID = a.UserID
+	case sekisho.ActorOperator:
+		e.ActorID = a.Operator
+	}
+	return tx.AddAuditEvent(e)
+}
+
+// checkOperator refuses operator actions without a reason: the support
+// team's every action must say why in the audit log.
+func checkOperator(a sekisho.Actor) error {
+	if a.Kind == sekisho.ActorOperator && strings.TrimSpace(a.Reason) == "" {
+		return sekisho.Invalid("reason", "reason_required", "Operator actions need --reason, which is recorded in the audit log.")
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// notFound maps store.ErrNotFound to err and passes other errors through.
+func notFound(err, notFoundErr error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return notFoundErr
+	}
+	return err
+}

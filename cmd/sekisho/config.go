@@ -1,0 +1,320 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sekisho/sekisho/auth"
+	"github.com/sekisho/sekisho/mail"
+	"github.com/sekisho/sekisho/secret"
+	"github.com/sekisho/sekisho/store"
+)
+
+// config is every setting the subcommands share. It is filled in one place,
+// loadConfig, so that a flag, its environment variable and its default mean
+// the same thing whichever command reads them.
+type config struct {
+	Addr            string
+	DataDir         string
+	DatabaseURL     string
+	BaseURL         string
+	SMTPURL         string
+	EncryptionKeys  string
+	SessionIdle     time.Duration
+	SessionAbsolute time.Duration
+	HashConcurrency int
+	TrustedProxies  []netip.Prefix
+	LogLevel        slog.Level
+}
+
+const (
+	defaultAddr    = "127.0.0.1:8080"
+	defaultDataDir = "./sekisho-data"
+)
+
+// keyFileName is the key file inside the data folder, used when no keys are
+// given in --encryption-keys.
+const keyFileName = "keys"
+
+// configFlags are the common flags as registered on one command's FlagSet.
+// Each has an environment variable; the flag wins when both are given.
+type configFlags struct {
+	fs    *flag.FlagSet
+	serve bool
+	names map[string]string // flag name → environment variable
+
+	addr, dataDir, databaseURL, baseURL, smtpURL, encryptionKeys *string
+	sessionIdle, sessionAbsolute                                 *time.Duration
+	hashConcurrency                                              *int
+	trustedProxies, logLevel                                     *string
+}
+
+// addConfigFlags registers the common flags on fs. --addr and
+// --trusted-proxies only mean something to a listening server, so only
+// serve offers them; SEKISHO_ADDR still sets the default --base-url of the
+// operator commands, so that the links they print match the server's.
+func addConfigFlags(fs *flag.FlagSet, serve bool) *configFlags {
+	f := &configFlags{fs: fs, serve: serve, names: map[string]string{}}
+	str := func(name, env, def, usage string) *string {
+		f.names[name] = env
+		return fs.String(name, def, usage+" (env "+env+")")
+	}
+	if serve {
+		f.addr = str("addr", "SEKISHO_ADDR", defaultAddr, "`host:port` to listen on")
+	}
+	f.dataDir = str("data-dir", "SEKISHO_DATA_DIR", defaultDataDir,
+		"`folder` for the SQLite database and the key file, created with mode 0700")
+	f.databaseURL = str("database-url", "SEKISHO_DATABASE_URL", "",
+		"postgres://… to use PostgreSQL, which several instances may share; empty for SQLite in the data folder")
+	f.baseURL = str("base-url", "SEKISHO_BASE_URL", "",
+		"public `URL` of the web pages, for links in emails and the CLI's output (default \"http://\" + addr)")
+	f.smtpURL = str("smtp-url", "SEKISHO_SMTP_URL", "",
+		"smtp://user:pass@host:587?from=noreply%40example.com (STARTTLS) or smtps://…; empty prints mail to stderr")
+	f.encryptionKeys = str("encryption-keys", "SEKISHO_ENCRYPTION_KEYS", "",
+		"keys that encrypt TOTP secrets, \"id:base64key,…\" (32-byte keys, the first is current); prefer the "+
+			"environment variable, since command lines are visible to other users. Empty: the key file <data-dir>/keys, "+
+			"created on first use. Every instance sharing a PostgreSQL database must have the same keys")
+	f.names["session-idle"] = "SEKISHO_SESSION_IDLE"
+	f.sessionIdle = fs.Duration("session-idle", time.Hour, "sign a session out after this long unused (env SEKISHO_SESSION_IDLE)")
+	f.names["session-absolute"] = "SEKISHO_SESSION_ABSOLUTE"
+	f.sessionAbsolute = fs.Duration("session-absolute", 24*time.Hour, "sign a session out this long after sign-in, however active (env SEKISHO_SESSION_ABSOLUTE)")
+	f.names["hash-concurrency"] = "SEKISHO_HASH_CONCURRENCY"
+	f.hashConcurrency = fs.Int("hash-concurrency", runtime.GOMAXPROCS(0),
+		"password hashes computed at once; each takes about 19 MiB (env SEKISHO_HASH_CONCURRENCY)")
+	if serve {
+		f.trustedProxies = str("trusted-proxies", "SEKISHO_TRUSTED_PROXIES", "",
+			"comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed for client IPs")
+	}
+	f.logLevel = str("log-level", "SEKISHO_LOG_LEVEL", "info", "debug, info, warn or error")
+	return f
+}
+
+// isCommon reports whether name is one of the common flags, for help.
+func (f *configFlags) isCommon(name string) bool {
+	_, ok := f.names[name]
+	return ok
+}
+
+// load returns the configuration from the parsed flags and getenv: an
+// explicitly given flag, else a non-empty environment variable, else the
+// default.
+func (f *configFlags) load(getenv func(string) string) (*config, error) {
+	set := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	// value returns the flag's text, or its variable's when the flag was
+	// not given, so that every option goes through the same parsing.
+	value := func(name string) (string, string) {
+		fl := f.fs.Lookup(name)
+		env := f.names[name]
+		if set[name] {
+			return fl.Value.String(), "--" + name
+		}
+		if v := getenv(env); v != "" {
+			return v, env
+		}
+		return fl.Value.String(), "--" + name
+	}
+	str := func(name string) string { v, _ := value(name); return v }
+
+	cfg := &config{
+		DataDir:        str("data-dir"),
+		DatabaseURL:    str("database-url"),
+		SMTPURL:        str("smtp-url"),
+		EncryptionKeys: str("encryption-keys"),
+	}
+	if f.serve {
+		cfg.Addr = str("addr")
+	} else if cfg.Addr = getenv("SEKISHO_ADDR"); cfg.Addr == "" {
+		cfg.Addr = defaultAddr
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("--data-dir must not be empty")
+	}
+	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
+		return nil, fmt.Errorf("address %q: want host:port, such as %s", cfg.Addr, defaultAddr)
+	}
+
+	var err error
+	if cfg.BaseURL, err = baseURL(str("base-url"), cfg.Addr); err != nil {
+		return nil, err
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"session-idle", &cfg.SessionIdle}, {"session-absolute", &cfg.SessionAbsolute}} {
+		v, from := value(d.name)
+		if *d.dst, err = time.ParseDuration(v); err != nil || *d.dst <= 0 {
+			return nil, fmt.Errorf("%s: %q is not a positive duration such as 30m or 12h", from, v)
+		}
+	}
+	if cfg.SessionIdle > cfg.SessionAbsolute {
+		return nil, fmt.Errorf("the idle timeout (%s) is longer than the absolute one (%s)", cfg.SessionIdle, cfg.SessionAbsolute)
+	}
+	v, from := value("hash-concurrency")
+	if cfg.HashConcurrency, err = strconv.Atoi(v); err != nil || cfg.HashConcurrency < 1 {
+		return nil, fmt.Errorf("%s: %q is not a positive number", from, v)
+	}
+	if f.serve {
+		v, from := value("trusted-proxies")
+		if cfg.TrustedProxies, err = parseCIDRs(v); err != nil {
+			return nil, fmt.Errorf("%s: %w", from, err)
+		}
+	}
+	v, from = value("log-level")
+	if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
+		return nil, fmt.Errorf("%s: %q is not debug, info, warn or error", from, v)
+	}
+	return cfg, nil
+}
+
+// baseURL checks the configured base URL, or derives it from the listen
+// address. A wildcard address (":8080", "0.0.0.0:8080") names no host a
+// browser could open, so the derived URL says localhost instead.
+func baseURL(raw, addr string) (string, error) {
+	if raw == "" {
+		host, port, _ := net.SplitHostPort(addr)
+		if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
+			host = "localhost"
+		}
+		return "http://" + net.JoinHostPort(host, port), nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("base URL %q: want http(s)://host[:port][/path], without query or credentials", raw)
+	}
+	return strings.TrimRight(raw, "/"), nil
+}
+
+// parseCIDRs parses a comma-separated list of CIDRs; a bare address stands
+// for itself alone, since a single proxy is the common case.
+func parseCIDRs(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(part); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		ip, err := netip.ParseAddr(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8", part)
+		}
+		out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+	}
+	return out, nil
+}
+
+// app is everything a command that acts through the service needs, opened
+// from a config by openApp and released by close.
+type app struct {
+	cfg  *config
+	log  *slog.Logger
+	db   *store.DB
+	keys *secret.Keyring
+	mail *mail.Queue
+	svc  *auth.Service
+}
+
+// mailDrainTimeout bounds how long a command waits, when it ends, for the
+// mail it queued (invitations, reset notices) to reach the mail server.
+// With serve it comes after the HTTP shutdown's 20 s, and together they fit
+// in the 30 s that process supervisors usually allow before SIGKILL.
+const mailDrainTimeout = 10 * time.Second
+
+// newLogger returns the JSON logger every command writes to stderr.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// openApp opens the database (migrating it), the key ring, the password
+// hasher and the mailer, and builds the service over them.
+func openApp(ctx context.Context, cfg *config, stderr io.Writer) (*app, error) {
+	logger := newLogger(stderr, cfg.LogLevel)
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := loadKeys(cfg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	mailer, err := mail.New(cfg.SMTPURL, stderr)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	queue := mail.NewQueue(mailer, logger)
+	hasher := secret.NewHasher(secret.DefaultParams, cfg.HashConcurrency)
+	svc := auth.New(db, hasher, keys, queue, logger, auth.Config{
+		BaseURL:         cfg.BaseURL,
+		SessionIdle:     cfg.SessionIdle,
+		SessionAbsolute: cfg.SessionAbsolute,
+	})
+	return &app{cfg: cfg, log: logger, db: db, keys: keys, mail: queue, svc: svc}, nil
+}
+
+// close delivers the queued mail, then closes the database.
+func (a *app) close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), mailDrainTimeout)
+	defer cancel()
+	err := a.mail.Close(ctx)
+	return errors.Join(err, a.db.Close())
+}
+
+// openDB opens and migrates the configured database.
+func openDB(ctx context.Context, cfg *config) (*store.DB, error) {
+	if err := makeDataDir(cfg); err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return db, nil
+}
+
+// makeDataDir creates the data folder when something lives in it (the
+// SQLite database or the key file), readable by its owner only. With
+// PostgreSQL and keys from the environment nothing does, and no stray
+// folder appears in the working directory.
+func makeDataDir(cfg *config) error {
+	if cfg.DatabaseURL != "" && cfg.EncryptionKeys != "" {
+		return nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data folder: %w", err)
+	}
+	return nil
+}
+
+// keyFile is the path of the key file in the data folder.
+func (cfg *config) keyFile() string { return filepath.Join(cfg.DataDir, keyFileName) }
+
+// loadKeys returns the key ring from --encryption-keys or, without it, from
+// the key file, created with a first key when missing.
+func loadKeys(cfg *config) (*secret.Keyring, error) {
+	if cfg.EncryptionKeys != "" {
+		return secret.ParseKeyring(cfg.EncryptionKeys)
+	}
+	if err := makeDataDir(cfg); err != nil {
+		return nil, err
+	}
+	return secret.LoadOrCreateKeyFile(cfg.keyFile())
+}

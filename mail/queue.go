@@ -1,0 +1,205 @@
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/textproto"
+	"regexp"
+	"sync"
+	"time"
+)
+
+// Errors returned by [Queue.Send].
+var (
+	// ErrQueueFull means the message was dropped because the mail server
+	// has fallen too far behind; waiting for room would slow the request.
+	ErrQueueFull = errors.New("mail: queue full; message dropped")
+	// ErrQueueClosed means the queue is shutting down.
+	ErrQueueClosed = errors.New("mail: queue closed")
+)
+
+const (
+	queueSize = 1000
+	// attemptTimeout bounds one delivery attempt, whatever the Mailer does
+	// with its own timeouts.
+	attemptTimeout = 2 * time.Minute
+)
+
+// defaultBackoff is the wait before each retry: a restarting mail server
+// is usually back within seconds, and longer waits would hold up the
+// messages queued behind (there is one worker, so order is kept).
+var defaultBackoff = []time.Duration{2 * time.Second, 10 * time.Second, 30 * time.Second}
+
+// Queue delivers messages in the background, so that a slow or unreachable
+// mail server never slows down the request that asked for a notification.
+//
+// One worker delivers messages in the order they were queued, retrying each a
+// few times with growing waits. A message that still fails, or that the
+// server refuses permanently (a 5xx reply, an invalid message), is dropped and
+// logged with the recipient's domain only: logs never carry the body, which
+// holds sign-in links, nor the full address.
+type Queue struct {
+	mailer         Mailer
+	log            *slog.Logger
+	backoff        []time.Duration
+	attemptTimeout time.Duration
+
+	mu     sync.Mutex // orders Send against Close, so nothing is sent on a closed channel
+	closed bool
+	ch     chan Message
+
+	ctx    context.Context // cancelled when Close stops waiting; aborts delivery
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the worker has returned
+}
+
+// NewQueue starts a queue that delivers through m and logs failures to
+// logger (discarded when nil). Call Close to stop it.
+func NewQueue(m Mailer, logger *slog.Logger) *Queue {
+	return newQueue(m, logger, queueSize, defaultBackoff, attemptTimeout)
+}
+
+func newQueue(m Mailer, logger *slog.Logger, size int, backoff []time.Duration, timeout time.Duration) *Queue {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	q := &Queue{
+		mailer:         m,
+		log:            logger,
+		backoff:        backoff,
+		attemptTimeout: timeout,
+		ch:             make(chan Message, size),
+		ctx:            ctx,
+		cancel:         cancel,
+		done:           make(chan struct{}),
+	}
+	go q.run()
+	return q
+}
+
+// Send queues m and returns without waiting for delivery. It checks m at
+// once, so an invalid message is reported to the caller (wrapping
+// [ErrInvalidMessage]) rather than only logged. It never blocks: when the
+// queue is full it returns [ErrQueueFull], after Close [ErrQueueClosed].
+//
+// ctx is only checked, never passed on: delivery outlives the request.
+func (q *Queue) Send(ctx context.Context, m Message) error {
+	if _, err := validate(m); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return ErrQueueClosed
+	}
+	select {
+	case q.ch <- m:
+		return nil
+	default:
+		// Logged here too: a lost notification (say, "your MFA was
+		// reset") matters even if the caller only counts the error.
+		q.log.Error("mail: queue full; message dropped", "domain", recipientDomain(m.To))
+		return ErrQueueFull
+	}
+}
+
+// Close stops accepting messages and delivers those already queued, waiting
+// until they are done or ctx ends. When ctx ends first, delivery is abandoned,
+// what was left is logged as not delivered, and Close returns ctx's error.
+// Close may be called more than once.
+func (q *Queue) Close(ctx context.Context) error {
+	q.mu.Lock()
+	if !q.closed {
+		q.closed = true
+		close(q.ch)
+	}
+	q.mu.Unlock()
+
+	select {
+	case <-q.done:
+		return nil
+	case <-ctx.Done():
+		q.cancel()
+		return fmt.Errorf("mail: queue closed before all mail was delivered: %w", ctx.Err())
+	}
+}
+
+func (q *Queue) run() {
+	defer close(q.done)
+	defer q.cancel()
+	abandoned := 0
+	for m := range q.ch {
+		if q.ctx.Err() != nil {
+			abandoned++
+			continue
+		}
+		q.deliver(m)
+	}
+	if abandoned > 0 {
+		q.log.Error("mail: queue closed; messages not delivered", "count", abandoned)
+	}
+}
+
+func (q *Queue) deliver(m Message) {
+	domain := recipientDomain(m.To)
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(q.ctx, q.attemptTimeout)
+		err := q.mailer.Send(ctx, m)
+		cancel()
+		if err == nil {
+			q.log.Debug("mail: sent", "domain", domain, "attempts", attempt)
+			return
+		}
+		reason := redactRecipient(err.Error(), m.To)
+		if q.ctx.Err() != nil {
+			q.log.Error("mail: queue closed; message not delivered", "domain", domain, "attempts", attempt, "err", reason)
+			return
+		}
+		if permanent(err) || attempt > len(q.backoff) {
+			q.log.Error("mail: message not delivered", "domain", domain, "attempts", attempt, "err", reason)
+			return
+		}
+		wait := q.backoff[attempt-1]
+		q.log.Warn("mail: delivery failed; will retry", "domain", domain, "attempt", attempt, "retry_in", wait, "err", reason)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-q.ctx.Done():
+			t.Stop()
+			q.log.Error("mail: queue closed; message not delivered", "domain", domain, "attempts", attempt)
+			return
+		}
+	}
+}
+
+// permanent reports whether retrying err cannot help: the message itself is
+// bad, or the server gave a 5xx reply, which RFC 5321 defines as permanent.
+func permanent(err error) bool {
+	if errors.Is(err, ErrInvalidMessage) {
+		return true
+	}
+	var te *textproto.Error
+	return errors.As(err, &te) && te.Code >= 500 && te.Code < 600
+}
+
+// redactRecipient removes the recipient's address from an error text, which
+// may quote the server's reply ("550 <alice@example.com>: unknown user").
+func redactRecipient(s, to string) string {
+	addrs := []string{to}
+	if a, err := validate(Message{To: to}); err == nil {
+		addrs = append(addrs, a.Address)
+	}
+	for _, a := range addrs {
+		if a == "" {
+			continue
+		}
+		s = regexp.MustCompile("(?i)"+regexp.QuoteMeta(a)).ReplaceAllLiteralString(s, "[recipient]")
+	}
+	return s
+}

@@ -1,0 +1,408 @@
+// Package store keeps sekisho's state in SQL: SQLite (embedded, the default)
+// or PostgreSQL (several instances sharing one database). One implementation
+// serves both dialects; the differences are placeholders, a few DDL types and
+// how a write transaction takes its locks.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Dialect names a supported database.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is a connection to sekisho's database.
+type DB struct {
+	dialect Dialect
+	// On SQLite, write holds a single connection so that writers queue in
+	// Go instead of failing with "database is locked", and read is a pool
+	// of readers that WAL lets run beside it. On PostgreSQL both are the
+	// same pool.
+	write *sql.DB
+	read  *sql.DB
+
+	rebound sync.Map // query with ? → query with $n (PostgreSQL)
+}
+
+// SQLiteFile is the database file's name inside the data folder.
+const SQLiteFile = "sekisho.db"
+
+// Open connects to databaseURL, or to the SQLite file in dataDir when
+// databaseURL is empty, and applies pending migrations.
+func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
+	db, err := open(databaseURL, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// OpenNoMigrate connects without migrating, for `sekisho migrate` and tests.
+func OpenNoMigrate(databaseURL, dataDir string) (*DB, error) { return open(databaseURL, dataDir) }
+
+func open(databaseURL, dataDir string) (*DB, error) {
+	switch {
+	case databaseURL == "" || strings.HasPrefix(databaseURL, "sqlite:") || strings.HasPrefix(databaseURL, "file:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "file:")
+		if path == "" {
+			if err := os.MkdirAll(dataDir, 0o700); err != nil {
+				return nil, fmt.Errorf("create data folder: %w", err)
+			}
+			path = filepath.Join(dataDir, SQLiteFile)
+		}
+		return openSQLite(path)
+	case strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://"):
+		pool, err := sql.Open("pgx", databaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		pool.SetMaxOpenConns(32)
+		pool.SetMaxIdleConns(32)
+		pool.SetConnMaxIdleTime(5 * time.Minute)
+		return &DB{dialect: Postgres, write: pool, read: pool}, nil
+	default:
+		return nil, fmt.Errorf("database URL must start with postgres:// or sqlite: (got %q)", redactURL(databaseURL))
+	}
+}
+
+func openSQLite(path string) (*DB, error) {
+	// synchronous=FULL: with NORMAL a power cut can undo a committed
+	// transaction, and with it the spending of a recovery code.
+	params := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(5000)", "foreign_keys(ON)"} {
+		params.Add("_pragma", p)
+	}
+	readDSN := "file:" + path + "?" + params.Encode() + "&_pragma=query_only(1)"
+	params.Set("_txlock", "immediate")
+	dsn := "file:" + path + "?" + params.Encode()
+	// Create the file ourselves so that it is never world-readable.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite file: %w", err)
+	}
+	f.Close()
+	write, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	write.SetMaxOpenConns(1)
+	write.SetConnMaxIdleTime(0)
+	read, err := sql.Open("sqlite", readDSN)
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	read.SetMaxOpenConns(8)
+	read.SetMaxIdleConns(8)
+	return &DB{dialect: SQLite, write: write, read: read}, nil
+}
+
+// Dialect reports which database db talks to.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Close closes every connection.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// Ping reports whether the database answers, for /readyz.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	return db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Stats returns the connection pool statistics of the writer pool.
+func (db *DB) Stats() sql.DBStats { return db.write.Stats() }
+
+// Tx is one database transaction; every store method that reads or writes
+// sekisho's tables hangs off it, so that a service's whole change commits
+// or rolls back as one.
+type Tx struct {
+	db  *DB
+	tx  *sql.Tx
+	ctx context.Context
+}
+
+// Update runs fn in a read-write transaction and commits it if fn returns
+// nil. On SQLite the transaction begins IMMEDIATE, so it holds the write
+// lock from its first statement and never fails midway on a lock upgrade.
+func (db *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.run(ctx, db.write, nil, fn)
+}
+
+// View runs fn in a read-only transaction.
+func (db *DB) View(ctx context.Context, fn func(tx *Tx) error) error {
+	var opts *sql.TxOptions
+	if db.dialect == Postgres {
+		opts = &sql.TxOptions{ReadOnly: true}
+	}
+	// SQLite's read pool is query_only and begins deferred transactions.
+	return db.run(ctx, db.read, opts, fn)
+}
+
+func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(tx *Tx) error) error {
+	sqlTx, err := pool.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &Tx{db: db, tx: sqlTx, ctx: ctx}
+	if err := fn(tx); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Now returns the transaction's context, for callers that need it.
+func (tx *Tx) Context() context.Context { return tx.ctx }
+
+// q rewrites a query written with ? placeholders for the dialect.
+func (db *DB) q(query string) string {
+	if db.dialect != Postgres {
+		return query
+	}
+	if v, ok := db.rebound.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	db.rebound.Store(query, b.String())
+	return b.String()
+}
+
+func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
+	return tx.tx.ExecContext(tx.ctx, tx.db.q(query), args...)
+}
+
+// execOne runs a statement that must change exactly one row, and returns
+// false when it changed none: the conditional updates behind single use.
+func (tx *Tx) execOne(query string, args ...any) (bool, error) {
+	res, err := tx.exec(query, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func (tx *Tx) queryRow(query string, args ...any) *sql.Row {
+	return tx.tx.QueryRowContext(tx.ctx, tx.db.q(query), args...)
+}
+
+func (tx *Tx) query(query string, args ...any) (*sql.Rows, error) {
+	return tx.tx.QueryContext(tx.ctx, tx.db.q(query), args...)
+}
+
+// ErrNotFound is returned by lookups that find no row.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrDuplicate is returned when an insert or update breaks a unique
+// constraint (a slug or an email that is taken).
+var ErrDuplicate = errors.New("store: duplicate")
+
+// mapErr turns driver errors the services act on into store errors.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return ErrDuplicate
+	}
+	var sqliteErr *sqlite.Error
+	if errors.As(err, &sqliteErr) && (sqliteErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || sqliteErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+		return ErrDuplicate
+	}
+	return err
+}
+
+// NewID returns a new time-ordered unique id (UUIDv7), so that ordering by
+// id is ordering by creation and keyset pagination needs no second column.
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// Times are stored as Unix milliseconds in BIGINT columns: one format that
+// both dialects compare and index the same way.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func nullMS(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func fromNullMS(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMS(v.Int64)
+}
+
+//go:embed migrations
+var migrationFS embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func (db *DB) migrations() ([]migration, error) {
+	dir := "migrations/" + string(db.dialect)
+	entries, err := fs.ReadDir(migrationFS, dir)
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		v, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with a number", e.Name())
+		}
+		b, err := fs.ReadFile(migrationFS, dir+"/"+e.Name())
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// SchemaVersion returns the newest migration the database has and the
+// newest this binary knows.
+func (db *DB) SchemaVersion(ctx context.Context) (have, want int, err error) {
+	ms, err := db.migrations()
+	if err != nil {
+		return 0, 0, err
+	}
+	want = ms[len(ms)-1].version
+	err = db.read.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&have)
+	if err != nil {
+		return 0, want, nil // no table yet: an empty database
+	}
+	return have, want, nil
+}
+
+// Migrate applies the migrations the database lacks, each in its own
+// transaction with its schema_migrations row. Instances that start together
+// on PostgreSQL take turns through an advisory lock. A database newer than
+// this binary is refused: an old binary must not run on a schema it does
+// not know.
+func (db *DB) Migrate(ctx context.Context) error {
+	ms, err := db.migrations()
+	if err != nil {
+		return err
+	}
+	conn, err := db.write.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Close()
+	if db.dialect == Postgres {
+		// The key is arbitrary but fixed: "sekisho" in ASCII, as a number.
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(32481134326802543)"); err != nil {
+			return fmt.Errorf("migrate: lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(32481134326802543)")
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var have int
+	if err := conn.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&have); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if latest := ms[len(ms)-1].version; have > latest {
+		return fmt.Errorf("the database schema is at version %d, newer than this sekisho binary knows (%d): run a newer sekisho", have, latest)
+	}
+	for _, m := range ms {
+		if m.version <= have {
+			continue
+		}
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, db.q("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
+			m.version, m.name, time.Now().UnixMilli()); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %s: %w", m.name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,153 @@
+package store
+
+import (
+	"database/sql"
+	"strings"
+
+	"github.com/sekisho/sekisho"
+)
+
+const userColumns = `id, workspace_id, email, name, locale, role, status, has_mfa, mfa_reset_at, joined_at, created_at, updated_at`
+
+func scanUser(row interface{ Scan(...any) error }, extra ...any) (*sekisho.User, error) {
+	var u sekisho.User
+	var reset, joined sql.NullInt64
+	var created, updated int64
+	dest := append([]any{&u.ID, &u.WorkspaceID, &u.Email, &u.Name, &u.Locale, &u.Role, &u.Status, &u.HasMFA, &reset, &joined, &created, &updated}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return nil, mapErr(err)
+	}
+	u.MFAResetAt = fromNullMS(reset)
+	u.JoinedAt = fromNullMS(joined)
+	u.CreatedAt = fromMS(created)
+	u.UpdatedAt = fromMS(updated)
+	return &u, nil
+}
+
+// CreateUser inserts u with an optional password hash ("" while invited);
+// ErrDuplicate when the email is taken in the workspace.
+func (tx *Tx) CreateUser(u *sekisho.User, passwordHash string) error {
+	_, err := tx.exec(`INSERT INTO users (`+userColumns+`, password_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.WorkspaceID, u.Email, u.Name, u.Locale, u.Role, u.Status, u.HasMFA, nullMS(u.MFAResetAt), nullMS(u.JoinedAt),
+		ms(u.CreatedAt), ms(u.UpdatedAt), sql.NullString{String: passwordHash, Valid: passwordHash != ""})
+	return mapErr(err)
+}
+
+// User returns the user with id in workspaceID. Scoping every lookup by
+// workspace makes another workspace's user simply not found.
+func (tx *Tx) User(workspaceID, id string) (*sekisho.User, error) {
+	return scanUser(tx.queryRow(`SELECT `+userColumns+` FROM users WHERE workspace_id = ? AND id = ?`, workspaceID, id))
+}
+
+// UserByEmail returns the user with email in workspaceID, with their
+// password hash ("" while invited).
+func (tx *Tx) UserByEmail(workspaceID, email string) (*sekisho.User, string, error) {
+	var hash sql.NullString
+	u, err := scanUser(tx.queryRow(`SELECT `+userColumns+`, password_hash FROM users WHERE workspace_id = ? AND email = ?`, workspaceID, email), &hash)
+	return u, hash.String, err
+}
+
+// UserWithPassword returns the user with id and their password hash.
+func (tx *Tx) UserWithPassword(workspaceID, id string) (*sekisho.User, string, error) {
+	var hash sql.NullString
+	u, err := scanUser(tx.queryRow(`SELECT `+userColumns+`, password_hash FROM users WHERE workspace_id = ? AND id = ?`, workspaceID, id), &hash)
+	return u, hash.String, err
+}
+
+// UpdateUser stores u's profile, role, status and MFA fields.
+func (tx *Tx) UpdateUser(u *sekisho.User) error {
+	_, err := tx.exec(`UPDATE users SET email = ?, name = ?, locale = ?, role = ?, status = ?, has_mfa = ?, mfa_reset_at = ?, joined_at = ?, updated_at = ?
+		WHERE workspace_id = ? AND id = ?`,
+		u.Email, u.Name, u.Locale, u.Role, u.Status, u.HasMFA, nullMS(u.MFAResetAt), nullMS(u.JoinedAt), ms(u.UpdatedAt), u.WorkspaceID, u.ID)
+	return mapErr(err)
+}
+
+// SetPasswordHash stores a new password hash for the user.
+func (tx *Tx) SetPasswordHash(userID, hash string) error {
+	_, err := tx.exec(`UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
+	return err
+}
+
+// DeleteUser deletes the user and, by cascade, their sessions, flows,
+// authenticators, recovery codes and tokens. Audit events stay.
+func (tx *Tx) DeleteUser(workspaceID, id string) error {
+	_, err := tx.exec(`DELETE FROM users WHERE workspace_id = ? AND id = ?`, workspaceID, id)
+	return err
+}
+
+// CountActiveAdmins returns how many active workspace admins workspaceID
+// has. Call it after LockWorkspace.
+func (tx *Tx) CountActiveAdmins(workspaceID string) (int, error) {
+	var n int
+	err := tx.queryRow(`SELECT COUNT(*) FROM users WHERE workspace_id = ? AND role = ? AND status = ?`,
+		workspaceID, sekisho.RoleWorkspaceAdmin, sekisho.StatusActive).Scan(&n)
+	return n, err
+}
+
+// UserFilter selects users of one workspace for the admin list.
+type UserFilter struct {
+	WorkspaceID string
+	Role        sekisho.Role   // "" for any
+	Status      sekisho.Status // "" for any
+	MFA         *bool          // nil for any
+	Query       string         // substring of email or name, case-insensitive
+	After       string         // keyset cursor: the last id of the previous page
+	Limit       int
+}
+
+// Users returns one page of users matching f, ordered by id (creation).
+func (tx *Tx) Users(f UserFilter) ([]*sekisho.User, error) {
+	var where []string
+	args := []any{f.WorkspaceID}
+	where = append(where, "workspace_id = ?")
+	if f.Role != "" {
+		where, args = append(where, "role = ?"), append(args, f.Role)
+	}
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, f.Status)
+	}
+	if f.MFA != nil {
+		where, args = append(where, "has_mfa = ?"), append(args, *f.MFA)
+	}
+	if f.Query != "" {
+		pattern := "%" + escapeLike(strings.ToLower(f.Query)) + "%"
+		where, args = append(where, `(email LIKE ? ESCAPE '\' OR LOWER(name) LIKE ? ESCAPE '\')`), append(args, pattern, pattern)
+	}
+	if f.After != "" {
+		where, args = append(where, "id > ?"), append(args, f.After)
+	}
+	args = append(args, f.Limit)
+	rows, err := tx.query(`SELECT `+userColumns+` FROM users WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var us []*sekisho.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		us = append(us, u)
+	}
+	return us, rows.Err()
+}
+
+// CountUsersWithoutMFA returns how many active or invited users of the
+// workspace have no second factor: whom Require MFA affects.
+func (tx *Tx) CountUsersWithoutMFA(workspaceID string) (int, error) {
+	var n int
+	err := tx.queryRow(`SELECT COUNT(*) FROM users WHERE workspace_id = ? AND has_mfa = ? AND status <> ?`,
+		workspaceID, false, sekisho.StatusDisabled).Scan(&n)
+	return n, err
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// UserByID returns the user with id, whatever their workspace: for records
+// that already name the user (sessions, sign-in flows), never for input.
+func (tx *Tx) UserByID(id string) (*sekisho.User, error) {
+	return scanUser(tx.queryRow(`SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+}

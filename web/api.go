@@ -1,0 +1,797 @@
+package web
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sekisho/sekisho"
+	"github.com/sekisho/sekisho/auth"
+)
+
+// SessionCookie carries the session of the web pages. The __Host- prefix
+// pins it to this host and path / with Secure: no subdomain can read or set
+// it. Plain-http development drops the prefix with Secure.
+const (
+	SessionCookie    = "__Host-sekisho_session"
+	devSessionCookie = "sekisho_session"
+)
+
+func (s *Server) cookieName() string {
+	if s.secure {
+		return SessionCookie
+	}
+	return devSessionCookie
+}
+
+// sessionToken is the caller's token: the Authorization header for API
+// clients, the cookie for the web pages.
+func (s *Server) sessionToken(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+			return strings.TrimSpace(t)
+		}
+		return ""
+	}
+	if c, err := r.Cookie(s.cookieName()); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// public wraps a handler that needs no session.
+func (s *Server) public(fn func(w http.ResponseWriter, r *http.Request, a sekisho.Actor) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		apiHeaders(w)
+		if err := fn(w, r, sekisho.Anonymous(s.clientIP(r), r.UserAgent())); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// user wraps a handler that needs a valid session.
+func (s *Server) user(fn func(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		apiHeaders(w)
+		p, err := s.svc.Authenticate(r.Context(), s.sessionToken(r))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := fn(w, r, p, p.Actor(s.clientIP(r), r.UserAgent())); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func apiHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	h.Set("Cache-Control", "no-store")
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.db.Ping(r.Context()); err != nil {
+		s.log.WarnContext(r.Context(), "database not ready", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, errorBody("database_unavailable", "The database does not answer."))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request, _ sekisho.Actor) error {
+	return sekisho.Errorf(sekisho.KindNotFound, "no_such_endpoint", "There is no such endpoint.")
+}
+
+// ts renders a time for JSON; the zero time is left out.
+func ts(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+type userJSON struct {
+	ID         string     `json:"id"`
+	Email      string     `json:"email"`
+	Name       string     `json:"name"`
+	Locale     string     `json:"locale"`
+	Role       string     `json:"role"`
+	Status     string     `json:"status"`
+	MFAEnabled bool       `json:"mfa_enabled"`
+	MFAResetAt *time.Time `json:"mfa_reset_at,omitempty"`
+	JoinedAt   *time.Time `json:"joined_at,omitempty"`
+	CreatedAt  *time.Time `json:"created_at"`
+	UpdatedAt  *time.Time `json:"updated_at"`
+}
+
+func toUser(u *sekisho.User) userJSON {
+	return userJSON{ID: u.ID, Email: u.Email, Name: u.Name, Locale: u.Locale, Role: string(u.Role), Status: string(u.Status),
+		MFAEnabled: u.HasMFA, MFAResetAt: ts(u.MFAResetAt), JoinedAt: ts(u.JoinedAt), CreatedAt: ts(u.CreatedAt), UpdatedAt: ts(u.UpdatedAt)}
+}
+
+type workspaceJSON struct {
+	ID                      string     `json:"id"`
+	Slug                    string     `json:"slug"`
+	Name                    string     `json:"name"`
+	RequireMFA              bool       `json:"require_mfa"`
+	MFAGraceDays            int        `json:"mfa_grace_days"`
+	MFAEnforcedSince        *time.Time `json:"mfa_enforced_since"`
+	ResetRequiresAccessCode bool       `json:"reset_requires_access_code"`
+	UsersWithoutMFA         *int       `json:"users_without_mfa,omitempty"`
+}
+
+func toWorkspace(w *sekisho.Workspace) workspaceJSON {
+	return workspaceJSON{ID: w.ID, Slug: w.Slug, Name: w.Name, RequireMFA: w.RequireMFA, MFAGraceDays: w.MFAGraceDays,
+		MFAEnforcedSince: ts(w.MFAEnforcedSince), ResetRequiresAccessCode: w.ResetRequiresAccessCode}
+}
+
+type signInJSON struct {
+	State              string     `json:"state"`
+	SessionToken       string     `json:"session_token,omitempty"`
+	ExpiresAt          *time.Time `json:"expires_at,omitempty"`
+	MFAEnrollmentDueAt *time.Time `json:"mfa_enrollment_due_at,omitempty"`
+	RecoveryCodes      []string   `json:"recovery_codes,omitempty"`
+	RecoveryCodesLeft  *int       `json:"recovery_codes_remaining,omitempty"`
+	FlowToken          string     `json:"flow_token,omitempty"`
+	Methods            []string   `json:"methods,omitempty"`
+	AccessCodeRequired bool       `json:"access_code_required,omitempty"`
+}
+
+func toSignIn(res *auth.SignInResult) signInJSON {
+	out := signInJSON{State: string(res.State), SessionToken: res.SessionToken, ExpiresAt: ts(res.ExpiresAt),
+		MFAEnrollmentDueAt: ts(res.MFAEnrollmentDueAt), RecoveryCodes: res.RecoveryCodes, FlowToken: res.FlowToken,
+		Methods: res.Methods, AccessCodeRequired: res.AccessCodeRequired}
+	if res.UsedRecoveryCode {
+		n := res.RemainingRecovery
+		out.RecoveryCodesLeft = &n
+	}
+	return out
+}
+
+func (s *Server) setup(w http.ResponseWriter, r *http.Request, a sekisho.Actor) error {
+	var in struct {
+		Token         string `json:"token"`
+		WorkspaceSlug string `json:"workspace_slug"`
+		WorkspaceName string `json:"workspace_name"`
+		Email         string `json:"email"`
+		Name          string `json:"name"`
+		Password      string `json:"password"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	res, err := s.svc.Setup(r.Context(), a, auth.SetupRequest(in))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, toSignIn(res))
+	return nil
+}
+
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, a sekisho.Actor) error {
+	var in struct {
+		Workspace string `json:"workspace"`
+		Email     string `json:"email"`
+		Password  string `json:"password"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	res, err := s.svc.SignIn(r.Context(), a, auth.Credentials(in))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toSignIn(res))
+	return nil
+}
+
+func (s *Server) signInMFA(w http.ResponseWriter, r *http.Request, a sekisho.Actor) error {
+	var in struct {
+		FlowToken    string `json:"flow_token"`
+		Code         string `json:"code"`
+		RecoveryCode string `json:"recovery_code"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	res, err := s.svc.SignInMFA(r.Context(), a, auth.SecondFactor(in))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toSignIn(res))
+	return nil
+}
+
+type enrollmentJSON struct {
+	ID         string    `json:"id,omitempty"`
+	Secret     string    `json:"secret"`
+	OTPAuthURI string    `json:"otpauth_uri"`
+	QRCode     string    `json:"qr_code"` // data: URL of a PNG
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+func toEnrollment(e *auth.TOTPEnrollment) (enrollmentJSON, error) {
+	png, err := e.QRCodePNG(256)
+	if err != nil {
+		return enrollmentJSON{}, err
+	}
+	return enrollmentJSON{ID: e.ID, Secret: e.Secret, OTPAuthURI: e.URI, ExpiresAt: e.ExpiresAt.UTC(),
+		QRCode: "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)}, nil
+}
+
+func (s *Server) signInEnroll(w http.ResponseWriter, r *http.Request, a sekisho.Actor) error {
+	var in struct {
+		FlowToken  string `json:"flow_token"`
+		AccessCode string `json:"access_code"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	e, err := s.svc.SignInEnroll(r.Context(), in.FlowToken, in.AccessCode)
+	if err != nil {
+		return err
+	}
+	out, err := toEnrollment(e)
+	if err != nil {
+		return err
+	}
+	out.ID = ""
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) signInEnrollConfirm(w http.ResponseWriter, r *http.Request, a sekisho.Actor) error {
+	var in struct {
+		FlowToken  string `json:"flow_token"`
+		Code       string `json:"code"`
+		AccessCode string `json:"access_code"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	res, err := s.svc.SignInEnrollConfirm(r.Context(), a, in.FlowToken, in.Code, in.AccessCode)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toSignIn(res))
+	return nil
+}
+
+func invitationJSON(inv *auth.Invitation) any {
+	return map[string]any{"workspace": inv.Workspace.Slug, "email": inv.User.Email, "user": toUser(inv.User)}
+}
+
+func (s *Server) acceptInvitation(w http.ResponseWriter, r *http.Request, a sekisho.Actor) error {
+	var in struct {
+		Token    string `json:"token"`
+		Password string `json:"password"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	inv, err := s.svc.AcceptInvitation(r.Context(), a, in.Token, in.Password)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, invitationJSON(inv))
+	return nil
+}
+
+func (s *Server) passwordReset(w http.ResponseWriter, r *http.Request, a sekisho.Actor) error {
+	var in struct {
+		Workspace string `json:"workspace"`
+		Email     string `json:"email"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := s.svc.RequestPasswordReset(r.Context(), a, in.Workspace, in.Email); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "If the account exists, we sent a link to reset its password."})
+	return nil
+}
+
+func (s *Server) passwordResetConfirm(w http.ResponseWriter, r *http.Request, a sekisho.Actor) error {
+	var in struct {
+		Token    string `json:"token"`
+		Password string `json:"password"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	inv, err := s.svc.ConfirmPasswordReset(r.Context(), a, in.Token, in.Password)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, invitationJSON(inv))
+	return nil
+}
+
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	if err := s.svc.SignOut(r.Context(), a); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) session(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"session_id":            p.Session.ID,
+		"user":                  toUser(p.User),
+		"workspace":             map[string]string{"id": p.Workspace.ID, "slug": p.Workspace.Slug, "name": p.Workspace.Name},
+		"role":                  p.User.Role,
+		"aal":                   p.Session.AAL,
+		"authenticated_at":      p.Session.AuthTime,
+		"expires_at":            p.Session.ExpiresAt,
+		"idle_expires_at":       p.IdleExpiresAt,
+		"mfa_enrollment_due_at": ts(p.MFAEnrollmentDueAt),
+	})
+	return nil
+}
+
+// proof is the optional re-authentication any sensitive request may carry.
+type proof struct {
+	Password string `json:"password"`
+	Code     string `json:"code"`
+}
+
+// reauth re-authenticates the actor when the request carries a proof.
+func (s *Server) reauth(r *http.Request, a sekisho.Actor, p proof) (sekisho.Actor, error) {
+	if p.Password == "" && p.Code == "" {
+		return a, nil
+	}
+	return s.svc.Reauthenticate(r.Context(), a, auth.Proof(p))
+}
+
+func (s *Server) reauthenticate(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	var in proof
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	a, err := s.svc.Reauthenticate(r.Context(), a, auth.Proof(in))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"aal": a.AAL, "authenticated_at": a.AuthTime})
+	return nil
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	writeJSON(w, http.StatusOK, toUser(p.User))
+	return nil
+}
+
+func (s *Server) updateMe(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	var in struct {
+		Name   *string `json:"name"`
+		Locale *string `json:"locale"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	u, err := s.svc.UpdateProfile(r.Context(), a, auth.ProfileUpdate(in))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toUser(u))
+	return nil
+}
+
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	var in struct {
+		CurrentPassword string `json:"current_password"`
+		NewPassword     string `json:"new_password"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := s.svc.ChangePassword(r.Context(), a, in.CurrentPassword, in.NewPassword); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) mySessions(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	list, err := s.svc.Sessions(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	out := make([]map[string]any, 0, len(list))
+	for _, x := range list {
+		out = append(out, map[string]any{"id": x.ID, "aal": x.AAL, "created_at": x.CreatedAt, "last_seen_at": x.LastSeenAt,
+			"expires_at": x.ExpiresAt, "ip": x.IP, "user_agent": x.UserAgent, "current": x.ID == p.Session.ID})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+	return nil
+}
+
+func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	if err := s.svc.RevokeSession(r.Context(), a, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func authenticatorJSON(x sekisho.Authenticator) map[string]any {
+	return map[string]any{"id": x.ID, "kind": x.Kind, "name": x.Name, "confirmed": x.Confirmed(),
+		"created_at": x.CreatedAt, "confirmed_at": ts(x.ConfirmedAt), "last_used_at": ts(x.LastUsedAt)}
+}
+
+func (s *Server) myMFA(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	st, err := s.svc.MFA(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	auths := make([]map[string]any, 0, len(st.Authenticators))
+	for _, x := range st.Authenticators {
+		auths = append(auths, authenticatorJSON(x))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"enabled": p.User.HasMFA, "required": st.Required,
+		"authenticators": auths, "recovery_codes_remaining": st.RecoveryCodesRemaining})
+	return nil
+}
+
+func (s *Server) startTOTP(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	var in struct {
+		Name       string `json:"name"`
+		AccessCode string `json:"access_code"`
+		proof
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	a, err := s.reauth(r, a, in.proof)
+	if err != nil {
+		return err
+	}
+	e, err := s.svc.StartTOTP(r.Context(), a, in.Name, in.AccessCode)
+	if err != nil {
+		return err
+	}
+	out, err := toEnrollment(e)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (s *Server) confirmTOTP(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	var in struct {
+		Code string `json:"code"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	codes, err := s.svc.ConfirmTOTP(r.Context(), a, r.PathValue("id"), in.Code)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"confirmed": true, "recovery_codes": codes})
+	return nil
+}
+
+func (s *Server) renameTOTP(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := s.svc.RenameAuthenticator(r.Context(), a, r.PathValue("id"), in.Name); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) removeTOTP(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	var in proof
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	a, err := s.reauth(r, a, in)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.RemoveAuthenticator(r.Context(), a, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) removeAllMFA(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	var in proof
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	a, err := s.reauth(r, a, in)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.RemoveAllMFA(r.Context(), a); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	var in proof
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	a, err := s.reauth(r, a, in)
+	if err != nil {
+		return err
+	}
+	codes, err := s.svc.RegenerateRecoveryCodes(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"recovery_codes": codes})
+	return nil
+}
+
+// queryInt parses an optional whole-number query parameter.
+func queryInt(r *http.Request, name string) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, sekisho.Invalid(name, "invalid_"+name, "%s must be a whole number.", name)
+	}
+	return n, nil
+}
+
+// queryTime parses an optional RFC 3339 time query parameter.
+func queryTime(r *http.Request, name string) (time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, sekisho.Invalid(name, "invalid_"+name, "%s must be a time like 2026-01-02T15:04:05Z.", name)
+	}
+	return t, nil
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	q := r.URL.Query()
+	limit, err := queryInt(r, "limit")
+	if err != nil {
+		return err
+	}
+	page, err := s.svc.ListUsers(r.Context(), a, p.Workspace.ID, auth.UserQuery{
+		Role: q.Get("role"), Status: q.Get("status"), MFA: q.Get("mfa"), Q: q.Get("q"), Cursor: q.Get("cursor"), Limit: limit})
+	if err != nil {
+		return err
+	}
+	users := make([]userJSON, 0, len(page.Users))
+	for _, u := range page.Users {
+		users = append(users, toUser(u))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": users, "next_cursor": page.NextCursor})
+	return nil
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	var in struct {
+		Email string `json:"email"`
+		Name  string `json:"name"`
+		Role  string `json:"role"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	u, link, err := s.svc.CreateUser(r.Context(), a, p.Workspace.ID, auth.NewUser(in))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"user": toUser(u), "invitation_url": link})
+	return nil
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	d, err := s.svc.GetUser(r.Context(), a, p.Workspace.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	auths := make([]map[string]any, 0, len(d.Authenticators))
+	for _, x := range d.Authenticators {
+		auths = append(auths, authenticatorJSON(x))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"user": toUser(d.User), "authenticators": auths,
+		"recovery_codes_remaining": d.RecoveryCodesRemaining, "access_code_pending": d.AccessCodePending})
+	return nil
+}
+
+func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	var in struct {
+		Name   *string `json:"name"`
+		Role   *string `json:"role"`
+		Status *string `json:"status"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	u, err := s.svc.UpdateUser(r.Context(), a, p.Workspace.ID, r.PathValue("id"), auth.UserUpdate(in))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toUser(u))
+	return nil
+}
+
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	if err := s.svc.DeleteUser(r.Context(), a, p.Workspace.ID, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) resetMFA(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	var in proof
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	a, err := s.reauth(r, a, in)
+	if err != nil {
+		return err
+	}
+	code, err := s.svc.ResetMFA(r.Context(), a, p.Workspace.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"reset": true}
+	if code != "" {
+		out["access_code"] = code
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func toPolicy(wp *auth.WorkspacePolicy) workspaceJSON {
+	out := toWorkspace(wp.Workspace)
+	out.UsersWithoutMFA = &wp.UsersWithoutMFA
+	return out
+}
+
+func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	wp, err := s.svc.GetWorkspace(r.Context(), a, p.Workspace.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toPolicy(wp))
+	return nil
+}
+
+func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	var in struct {
+		RequireMFA              *bool `json:"require_mfa"`
+		MFAGraceDays            *int  `json:"mfa_grace_days"`
+		ResetRequiresAccessCode *bool `json:"reset_requires_access_code"`
+		proof
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	a, err := s.reauth(r, a, in.proof)
+	if err != nil {
+		return err
+	}
+	wp, err := s.svc.UpdateWorkspace(r.Context(), a, p.Workspace.ID, auth.PolicyUpdate{
+		RequireMFA: in.RequireMFA, MFAGraceDays: in.MFAGraceDays, ResetRequiresAccessCode: in.ResetRequiresAccessCode})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toPolicy(wp))
+	return nil
+}
+
+func auditQuery(r *http.Request) (auth.AuditQuery, error) {
+	q := r.URL.Query()
+	aq := auth.AuditQuery{Actor: q.Get("actor"), Target: q.Get("target"), Type: q.Get("type"), Cursor: q.Get("cursor")}
+	var err error
+	if aq.Limit, err = queryInt(r, "limit"); err != nil {
+		return aq, err
+	}
+	if aq.Since, err = queryTime(r, "since"); err != nil {
+		return aq, err
+	}
+	aq.Until, err = queryTime(r, "until")
+	return aq, err
+}
+
+type auditJSON struct {
+	ID        int64             `json:"id"`
+	Time      time.Time         `json:"time"`
+	Type      string            `json:"type"`
+	Result    string            `json:"result"`
+	ActorKind string            `json:"actor_kind"`
+	ActorID   string            `json:"actor_id,omitempty"`
+	TargetID  string            `json:"target_id,omitempty"`
+	IP        string            `json:"ip,omitempty"`
+	UserAgent string            `json:"user_agent,omitempty"`
+	Reason    string            `json:"reason,omitempty"`
+	Details   map[string]string `json:"details,omitempty"`
+}
+
+// ToAuditJSON renders an audit event as the API and the NDJSON export do.
+func ToAuditJSON(e *sekisho.AuditEvent) any {
+	return auditJSON{ID: e.ID, Time: e.Time.UTC(), Type: e.Type, Result: e.Result, ActorKind: string(e.ActorKind), ActorID: e.ActorID,
+		TargetID: e.TargetID, IP: e.IP, UserAgent: e.UserAgent, Reason: e.Reason, Details: e.Details}
+}
+
+func (s *Server) auditEvents(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	aq, err := auditQuery(r)
+	if err != nil {
+		return err
+	}
+	page, err := s.svc.AuditEvents(r.Context(), a, p.Workspace.ID, aq)
+	if err != nil {
+		return err
+	}
+	events := make([]any, 0, len(page.Events))
+	for _, e := range page.Events {
+		events = append(events, ToAuditJSON(e))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": events, "next_cursor": page.NextCursor})
+	return nil
+}
+
+// exportAuditEvents streams the whole filtered audit log as NDJSON, newest
+// first, page by page.
+func (s *Server) exportAuditEvents(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
+	aq, err := auditQuery(r)
+	if err != nil {
+		return err
+	}
+	aq.Limit = 200
+	enc := json.NewEncoder(w)
+	started := false
+	for {
+		page, err := s.svc.AuditEvents(r.Context(), a, p.Workspace.ID, aq)
+		if err != nil {
+			if started {
+				s.log.ErrorContext(r.Context(), "audit export cut short", "request_id", requestID(r.Context()), "err", err)
+				return nil
+			}
+			return err
+		}
+		if !started {
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.Header().Set("Content-Disposition", `attachment; filename="audit-events.ndjson"`)
+			started = true
+		}
+		for _, e := range page.Events {
+			if err := enc.Encode(ToAuditJSON(e)); err != nil {
+				return nil // the client went away
+			}
+		}
+		if page.NextCursor == "" {
+			return nil
+		}
+		aq.Cursor = page.NextCursor
+	}
+}

@@ -1,0 +1,145 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/sekisho/sekisho"
+)
+
+// maxBody bounds every JSON request body.
+const maxBody = 64 << 10
+
+type errorJSON struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func errorBody(code, message string) any {
+	return map[string]errorJSON{"error": {Code: code, Message: message}}
+}
+
+// statusOf maps each error kind to its HTTP status: the one place where
+// domain errors meet HTTP.
+func statusOf(k sekisho.Kind) int {
+	switch k {
+	case sekisho.KindInvalid:
+		return http.StatusBadRequest
+	case sekisho.KindUnauthorized:
+		return http.StatusUnauthorized
+	case sekisho.KindForbidden:
+		return http.StatusForbidden
+	case sekisho.KindNotFound:
+		return http.StatusNotFound
+	case sekisho.KindConflict:
+		return http.StatusConflict
+	case sekisho.KindThrottled:
+		return http.StatusTooManyRequests
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// writeError answers with err in the API's error format. Errors that are
+// not *sekisho.Error are internal: logged with the request id, never shown.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *sekisho.Error
+	if !errors.As(err, &e) {
+		var me *http.MaxBytesError
+		switch {
+		case errors.As(err, &me):
+			writeJSON(w, http.StatusRequestEntityTooLarge, errorBody("request_too_large", fmt.Sprintf("The request body is larger than %d bytes.", maxBody)))
+			return
+		case errors.Is(err, r.Context().Err()) && r.Context().Err() != nil:
+			return // the client went away
+		}
+		s.log.ErrorContext(r.Context(), "request failed", "request_id", requestID(r.Context()), "err", err)
+		writeJSON(w, http.StatusInternalServerError, errorBody("internal_error", "Something went wrong on our side. Try again."))
+		return
+	}
+	if e.Kind == sekisho.KindThrottled {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	}
+	writeJSON(w, statusOf(e.Kind), map[string]errorJSON{"error": {Code: e.Code, Message: e.Message, Field: e.Field}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// decode reads a JSON request body into v strictly: one object, known
+// fields only, at most maxBody bytes. An empty body decodes as {} so that
+// endpoints whose fields are all optional accept it.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return sekisho.Errorf(sekisho.KindInvalid, "unsupported_media_type", "Send the request body as application/json.")
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return err
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return sekisho.Errorf(sekisho.KindInvalid, "invalid_json", "The request body must be a single JSON object.")
+	}
+	return nil
+}
+
+// jsonError explains a decoding failure to the client.
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
+		return sekisho.Errorf(sekisho.KindInvalid, "invalid_json", "The request body is not valid JSON.")
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return sekisho.Errorf(sekisho.KindInvalid, "invalid_json", "The request body must be a JSON object.")
+		}
+		e := sekisho.Errorf(sekisho.KindInvalid, "invalid_field_type", "The field %q must be a %s.", typ.Field, jsonType(typ.Type.String()))
+		e.Field = typ.Field
+		return e
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		e := sekisho.Errorf(sekisho.KindInvalid, "unknown_field", "The field %q is not accepted here.", field)
+		e.Field = field
+		return e
+	default:
+		return sekisho.Errorf(sekisho.KindInvalid, "invalid_json", "The request body is not valid JSON.")
+	}
+}
+
+func jsonType(goType string) string {
+	switch {
+	case strings.Contains(goType, "string"):
+		return "string"
+	case strings.Contains(goType, "bool"):
+		return "boolean"
+	case strings.Contains(goType, "int"):
+		return "whole number"
+	default:
+		return "value of another type"
+	}
+}

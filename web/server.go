@@ -1,0 +1,148 @@
+// Package web is sekisho's HTTP face: the JSON API of PRODUCT.md (and,
+// later, the web pages) over the auth service. Handlers decode, call one
+// service method and encode; errors become statuses in one function.
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/sekisho/sekisho/auth"
+)
+
+// Options configure the server.
+type Options struct {
+	// BaseURL is where sekisho is served; an https URL makes cookies Secure.
+	BaseURL string
+	// TrustedProxies are the load balancers whose X-Forwarded-For is
+	// believed; from anyone else the header is ignored.
+	TrustedProxies []netip.Prefix
+}
+
+// Pinger is the database as /readyz sees it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Server is sekisho's HTTP handler.
+type Server struct {
+	svc    *auth.Service
+	db     Pinger
+	log    *slog.Logger
+	opts   Options
+	secure bool // cookies carry Secure
+	mux    *http.ServeMux
+}
+
+// NewServer returns the HTTP handler of sekisho.
+func NewServer(svc *auth.Service, db Pinger, log *slog.Logger, opts Options) http.Handler {
+	s := &Server{svc: svc, db: db, log: log, opts: opts, mux: http.NewServeMux(),
+		secure: !strings.HasPrefix(opts.BaseURL, "http://")}
+	s.routes()
+	csrf := http.NewCrossOriginProtection()
+	return s.logRequests(csrf.Handler(s.mux))
+}
+
+type ctxKey int
+
+const requestIDKey ctxKey = 0
+
+// statusWriter remembers the status for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logRequests writes one log line per request with a request id. It logs
+// the route pattern, never the raw path: invitation and reset links carry
+// their token in the path.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		var b [8]byte
+		rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		w.Header().Set("X-Request-Id", id)
+		sw := &statusWriter{ResponseWriter: w}
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.ErrorContext(r.Context(), "panic", "request_id", id, "panic", p)
+				if sw.status == 0 {
+					writeJSON(sw, http.StatusInternalServerError, errorBody("internal_error", "Something went wrong on our side. Try again."))
+				}
+			}
+			pattern := r.Pattern
+			if pattern == "" {
+				pattern = "(no route)"
+			}
+			s.log.InfoContext(r.Context(), "request", "request_id", id, "method", r.Method, "route", pattern,
+				"status", sw.status, "duration_ms", time.Since(start).Milliseconds(), "ip", s.clientIP(r))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// clientIP is the address the request came from: the peer, or the last
+// address a trusted proxy added to X-Forwarded-For.
+func (s *Server) clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	if !s.trusted(peer) {
+		return peer.Unmap().String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		if !s.trusted(a) {
+			return a.Unmap().String()
+		}
+	}
+	return peer.Unmap().String()
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.opts.TrustedProxies {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
