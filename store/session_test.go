@@ -89,7 +89,9 @@ func TestSessions(t *testing.T) {
 		if gs.AAL != sekisho.AAL1 || !gs.AuthTime.Equal(reauth) {
 			t.Errorf("after SetSessionAuth: %s at %v, want aal1 at %v", gs.AAL, gs.AuthTime, reauth)
 		}
-		update(t, db, func(tx *store.Tx) error { return tx.SetSessionAuth(s.ID, sekisho.AAL2, reauth.Add(time.Minute).UnixMilli()) })
+		update(t, db, func(tx *store.Tx) error {
+			return tx.SetSessionAuth(s.ID, sekisho.AAL2, reauth.Add(time.Minute).UnixMilli())
+		})
 		gs, _, _, _ = db.SessionByToken(ctx, hashOf("token-1"))
 		if gs.AAL != sekisho.AAL2 || !gs.AuthTime.Equal(reauth.Add(time.Minute)) {
 			t.Errorf("after SetSessionAuth: %s at %v, want aal2", gs.AAL, gs.AuthTime)
@@ -309,7 +311,9 @@ func TestFlows(t *testing.T) {
 		// 50 parallel failures, each in its own transaction, are all counted
 		// and each sees a different count.
 		hp := hashOf("parallel")
-		update(t, db, func(tx *store.Tx) error { return tx.CreateFlow(hp, &store.Flow{UserID: u.ID, Kind: "mfa", CreatedAt: 1, ExpiresAt: t0.UnixMilli()}) })
+		update(t, db, func(tx *store.Tx) error {
+			return tx.CreateFlow(hp, &store.Flow{UserID: u.ID, Kind: "mfa", CreatedAt: 1, ExpiresAt: t0.UnixMilli()})
+		})
 		const n = 50
 		seen := make([]atomic.Int32, n+1)
 		parallel(n, func(i int) {

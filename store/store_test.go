@@ -75,12 +75,12 @@ func newUser(t testing.TB, db *store.DB, w *sekisho.Workspace, email string, opt
 	return u
 }
 
-func withRole(r sekisho.Role) func(*sekisho.User)       { return func(u *sekisho.User) { u.Role = r } }
-func withStatus(s sekisho.Status) func(*sekisho.User)   { return func(u *sekisho.User) { u.Status = s } }
-func withName(n string) func(*sekisho.User)             { return func(u *sekisho.User) { u.Name = n } }
-func withMFA(b bool) func(*sekisho.User)                { return func(u *sekisho.User) { u.HasMFA = b } }
-func withCreated(c time.Time) func(*sekisho.User)       { return func(u *sekisho.User) { u.CreatedAt = c } }
-func isErr(err, target error) bool                      { return errors.Is(err, target) }
+func withRole(r sekisho.Role) func(*sekisho.User)         { return func(u *sekisho.User) { u.Role = r } }
+func withStatus(s sekisho.Status) func(*sekisho.User)     { return func(u *sekisho.User) { u.Status = s } }
+func withName(n string) func(*sekisho.User)               { return func(u *sekisho.User) { u.Name = n } }
+func withMFA(b bool) func(*sekisho.User)                  { return func(u *sekisho.User) { u.HasMFA = b } }
+func withCreated(c time.Time) func(*sekisho.User)         { return func(u *sekisho.User) { u.CreatedAt = c } }
+func isErr(err, target error) bool                        { return errors.Is(err, target) }
 func equal[T any](t testing.TB, what string, got, want T) { t.Helper(); deepEqual(t, what, got, want) }
 
 func deepEqual(t testing.TB, what string, got, want any) {
@@ -536,5 +536,55 @@ func TestConcurrentWriters(t *testing.T) {
 			}
 			return errors.Join(err, err2)
 		})
+	})
+}
+
+func TestSchemaVersionEmpty(t *testing.T) {
+	eachURL(t, func(t *testing.T, d store.Dialect, url string) {
+		db, err := store.OpenNoMigrate(url, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		have, want, err := db.SchemaVersion(ctx)
+		if err != nil || have != 0 || want < 1 {
+			t.Errorf("SchemaVersion of an empty database = %d, %d, %v; want 0, ≥ 1, nil", have, want, err)
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if have, want2, err := db.SchemaVersion(ctx); err != nil || have != want || want2 != want {
+			t.Errorf("SchemaVersion after Migrate = %d, %d, %v; want %d, %d", have, want2, err, want, want)
+		}
+	})
+}
+
+// Two handles on one SQLite file (the server and an operator's CLI) write
+// at once: each IMMEDIATE transaction waits for the other's lock instead of
+// failing with "database is locked".
+func TestSQLiteTwoHandles(t *testing.T) {
+	url := storetest.URL(t, store.SQLite)
+	dbs := []*store.DB{openURL(t, url), openURL(t, url)}
+	w := newWorkspace(t, dbs[0], "shared")
+	const n = 50
+	parallel(n, func(i int) {
+		db := dbs[i%2]
+		err := db.Update(ctx, func(tx *store.Tx) error {
+			if _, err := tx.LockWorkspace(w.ID); err != nil {
+				return err
+			}
+			return tx.CreateUser(&sekisho.User{ID: store.NewID(), WorkspaceID: w.ID, Email: fmt.Sprintf("u%d@example.test", i),
+				Role: sekisho.RoleMember, Status: sekisho.StatusActive, CreatedAt: t0, UpdatedAt: t0}, "")
+		})
+		if err != nil {
+			t.Errorf("writer %d: %v", i, err)
+		}
+	})
+	view(t, dbs[1], func(tx *store.Tx) error {
+		us, err := tx.Users(store.UserFilter{WorkspaceID: w.ID, Limit: 1000})
+		if len(us) != n {
+			t.Errorf("%d users, want %d", len(us), n)
+		}
+		return err
 	})
 }

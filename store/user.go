@@ -2,10 +2,27 @@ package store
 
 import (
 	"database/sql"
+	"database/sql/driver"
 	"strings"
 
 	"github.com/sekisho/sekisho"
+	"modernc.org/sqlite"
 )
+
+// SQLite's LOWER folds ASCII letters only, so a search for "Émile" found
+// nothing there while PostgreSQL found it; the user search folds the name
+// with Go's strings.ToLower, as it folds the query.
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction("sekisho_lower", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		switch v := args[0].(type) {
+		case string:
+			return strings.ToLower(v), nil
+		case []byte:
+			return strings.ToLower(string(v)), nil
+		}
+		return args[0], nil
+	})
+}
 
 const userColumns = `id, workspace_id, email, name, locale, role, status, has_mfa, mfa_reset_at, joined_at, created_at, updated_at`
 
@@ -111,7 +128,11 @@ func (tx *Tx) Users(f UserFilter) ([]*sekisho.User, error) {
 	}
 	if f.Query != "" {
 		pattern := "%" + escapeLike(strings.ToLower(f.Query)) + "%"
-		where, args = append(where, `(email LIKE ? ESCAPE '\' OR LOWER(name) LIKE ? ESCAPE '\')`), append(args, pattern, pattern)
+		lower := "LOWER"
+		if tx.db.dialect == SQLite {
+			lower = "sekisho_lower"
+		}
+		where, args = append(where, `(email LIKE ? ESCAPE '\' OR `+lower+`(name) LIKE ? ESCAPE '\')`), append(args, pattern, pattern)
 	}
 	if f.After != "" {
 		where, args = append(where, "id > ?"), append(args, f.After)

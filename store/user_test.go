@@ -270,8 +270,9 @@ func TestUsersFilter(t *testing.T) {
 		und := newUser(t, db, w, "under_score@example.test")
 		bsl := newUser(t, db, w, "back@example.test", withName(`C:\Users`))
 		axb := newUser(t, db, w, "axb@example.test", withName("a1b xyz"))
+		emile := newUser(t, db, w, "zola@example.test", withName("Émile Zola"))
 		newUser(t, db, other, "alice@example.test", withName("Alice Other"))
-		all := []*sekisho.User{admin, uadm, alice, bob, inv, dis, pct, und, bsl, axb}
+		all := []*sekisho.User{admin, uadm, alice, bob, inv, dis, pct, und, bsl, axb, emile}
 
 		yes, no := true, false
 		for _, c := range []struct {
@@ -282,16 +283,19 @@ func TestUsersFilter(t *testing.T) {
 			{"all", store.UserFilter{}, all},
 			{"role workspace_admin", store.UserFilter{Role: sekisho.RoleWorkspaceAdmin}, []*sekisho.User{admin}},
 			{"role user_admin", store.UserFilter{Role: sekisho.RoleUserAdmin}, []*sekisho.User{uadm}},
-			{"role member", store.UserFilter{Role: sekisho.RoleMember}, []*sekisho.User{alice, bob, inv, dis, pct, und, bsl, axb}},
+			{"role member", store.UserFilter{Role: sekisho.RoleMember}, []*sekisho.User{alice, bob, inv, dis, pct, und, bsl, axb, emile}},
 			{"status invited", store.UserFilter{Status: sekisho.StatusInvited}, []*sekisho.User{inv}},
 			{"status disabled", store.UserFilter{Status: sekisho.StatusDisabled}, []*sekisho.User{dis}},
 			{"mfa true", store.UserFilter{MFA: &yes}, []*sekisho.User{admin, alice}},
-			{"mfa false", store.UserFilter{MFA: &no}, []*sekisho.User{uadm, bob, inv, dis, pct, und, bsl, axb}},
+			{"mfa false", store.UserFilter{MFA: &no}, []*sekisho.User{uadm, bob, inv, dis, pct, und, bsl, axb, emile}},
 			{"mfa true and member", store.UserFilter{MFA: &yes, Role: sekisho.RoleMember}, []*sekisho.User{alice}},
 			{"query email, upper case", store.UserFilter{Query: "ALICE@"}, []*sekisho.User{alice}},
 			{"query email domain", store.UserFilter{Query: "corp.test"}, []*sekisho.User{bob}},
 			{"query name, other case", store.UserFilter{Query: "smith"}, []*sekisho.User{bob}},
 			{"query name, mixed case", store.UserFilter{Query: "lIDDell"}, []*sekisho.User{alice}},
+			{"query non-ASCII name, as written", store.UserFilter{Query: "Émile"}, []*sekisho.User{emile}},
+			{"query non-ASCII name, lower case", store.UserFilter{Query: "émile"}, []*sekisho.User{emile}},
+			{"query non-ASCII name, upper case", store.UserFilter{Query: "ÉMILE ZOLA"}, []*sekisho.User{emile}},
 			{"query percent is literal", store.UserFilter{Query: "%"}, []*sekisho.User{pct}},
 			{"query percent inside is literal", store.UserFilter{Query: "0% s"}, []*sekisho.User{pct}},
 			{"query underscore is literal", store.UserFilter{Query: "_"}, []*sekisho.User{und}},
@@ -316,8 +320,8 @@ func TestUsersFilter(t *testing.T) {
 		}
 		view(t, db, func(tx *store.Tx) error {
 			n, err := tx.CountUsersWithoutMFA(w.ID)
-			// uadm, bob, inv, pct, und, bsl, axb: not the disabled one, not those with MFA.
-			equal(t, "CountUsersWithoutMFA", n, 7)
+			// uadm, bob, inv, pct, und, bsl, axb, emile: not the disabled one, not those with MFA.
+			equal(t, "CountUsersWithoutMFA", n, 8)
 			return err
 		})
 	})

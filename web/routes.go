@@ -1,53 +1,74 @@
 package web
 
-// routes lists sekisho's whole HTTP surface.
-func (s *Server) routes() {
-	m := s.mux
-	m.HandleFunc("GET /healthz", s.healthz)
-	m.HandleFunc("GET /readyz", s.readyz)
+import "net/http"
 
-	// First run.
-	m.Handle("POST /api/v1/setup", s.public(s.setup))
-
-	// Sign-in and its steps.
-	m.Handle("POST /api/v1/sign-in", s.public(s.signIn))
-	m.Handle("POST /api/v1/sign-in/mfa", s.public(s.signInMFA))
-	m.Handle("POST /api/v1/sign-in/enroll", s.public(s.signInEnroll))
-	m.Handle("POST /api/v1/sign-in/enroll/confirm", s.public(s.signInEnrollConfirm))
-	m.Handle("POST /api/v1/invitations/accept", s.public(s.acceptInvitation))
-	m.Handle("POST /api/v1/password-reset", s.public(s.passwordReset))
-	m.Handle("POST /api/v1/password-reset/confirm", s.public(s.passwordResetConfirm))
-
-	// The signed-in user.
-	m.Handle("POST /api/v1/sign-out", s.user(s.signOut))
-	m.Handle("GET /api/v1/session", s.user(s.session))
-	m.Handle("POST /api/v1/session/reauthenticate", s.user(s.reauthenticate))
-	m.Handle("GET /api/v1/me", s.user(s.me))
-	m.Handle("PATCH /api/v1/me", s.user(s.updateMe))
-	m.Handle("PUT /api/v1/me/password", s.user(s.changePassword))
-	m.Handle("GET /api/v1/me/sessions", s.user(s.mySessions))
-	m.Handle("DELETE /api/v1/me/sessions/{id}", s.user(s.revokeSession))
-	m.Handle("GET /api/v1/me/mfa", s.user(s.myMFA))
-	m.Handle("POST /api/v1/me/mfa/totp", s.user(s.startTOTP))
-	m.Handle("POST /api/v1/me/mfa/totp/{id}/confirm", s.user(s.confirmTOTP))
-	m.Handle("PATCH /api/v1/me/mfa/totp/{id}", s.user(s.renameTOTP))
-	m.Handle("DELETE /api/v1/me/mfa/totp/{id}", s.user(s.removeTOTP))
-	m.Handle("DELETE /api/v1/me/mfa", s.user(s.removeAllMFA))
-	m.Handle("POST /api/v1/me/mfa/recovery-codes", s.user(s.regenerateRecoveryCodes))
-
-	// The admin console's API. Every handler passes the caller's own
-	// workspace to the service, which applies the permission table.
-	m.Handle("GET /api/v1/admin/users", s.user(s.listUsers))
-	m.Handle("POST /api/v1/admin/users", s.user(s.createUser))
-	m.Handle("GET /api/v1/admin/users/{id}", s.user(s.getUser))
-	m.Handle("PATCH /api/v1/admin/users/{id}", s.user(s.updateUser))
-	m.Handle("DELETE /api/v1/admin/users/{id}", s.user(s.deleteUser))
-	m.Handle("DELETE /api/v1/admin/users/{id}/mfa", s.user(s.resetMFA))
-	m.Handle("GET /api/v1/admin/workspace", s.user(s.getWorkspace))
-	m.Handle("PATCH /api/v1/admin/workspace", s.user(s.updateWorkspace))
-	m.Handle("GET /api/v1/admin/audit-events", s.user(s.auditEvents))
-	m.Handle("GET /api/v1/admin/audit-events/export", s.user(s.exportAuditEvents))
-
-	// Anything else under the API is a JSON 404, not an HTML page.
-	m.Handle("/api/", s.public(s.notFound))
+// route is one entry of the HTTP surface.
+type route struct {
+	method, path string
+	handler      http.Handler
 }
+
+// apiRoutes lists sekisho's whole JSON API. The OpenAPI document
+// (openapi.yaml) must describe exactly these; a test keeps them in step.
+func (s *Server) apiRoutes() []route {
+	return []route{
+		{"GET", "/api/v1/openapi.yaml", s.public(s.openAPI)},
+
+		// First run.
+		{"POST", "/api/v1/setup", s.public(s.setup)},
+
+		// Sign-in and its steps.
+		{"POST", "/api/v1/sign-in", s.public(s.signIn)},
+		{"POST", "/api/v1/sign-in/mfa", s.public(s.signInMFA)},
+		{"POST", "/api/v1/sign-in/enroll", s.public(s.signInEnroll)},
+		{"POST", "/api/v1/sign-in/enroll/confirm", s.public(s.signInEnrollConfirm)},
+		{"POST", "/api/v1/invitations/accept", s.public(s.acceptInvitation)},
+		{"POST", "/api/v1/password-reset", s.public(s.passwordReset)},
+		{"POST", "/api/v1/password-reset/confirm", s.public(s.passwordResetConfirm)},
+
+		// The signed-in user.
+		{"POST", "/api/v1/sign-out", s.user(s.signOut)},
+		{"GET", "/api/v1/session", s.user(s.session)},
+		{"POST", "/api/v1/session/reauthenticate", s.user(s.reauthenticate)},
+		{"GET", "/api/v1/me", s.user(s.me)},
+		{"PATCH", "/api/v1/me", s.user(s.updateMe)},
+		{"PUT", "/api/v1/me/password", s.user(s.changePassword)},
+		{"GET", "/api/v1/me/sessions", s.user(s.mySessions)},
+		{"DELETE", "/api/v1/me/sessions/{id}", s.user(s.revokeSession)},
+		{"GET", "/api/v1/me/mfa", s.user(s.myMFA)},
+		{"POST", "/api/v1/me/mfa/totp", s.user(s.startTOTP)},
+		{"POST", "/api/v1/me/mfa/totp/{id}/confirm", s.user(s.confirmTOTP)},
+		{"PATCH", "/api/v1/me/mfa/totp/{id}", s.user(s.renameTOTP)},
+		{"DELETE", "/api/v1/me/mfa/totp/{id}", s.user(s.removeTOTP)},
+		{"DELETE", "/api/v1/me/mfa", s.user(s.removeAllMFA)},
+		{"POST", "/api/v1/me/mfa/recovery-codes", s.user(s.regenerateRecoveryCodes)},
+
+		// The admin console's API. Every handler passes the caller's own
+		// workspace to the service, which applies the permission table.
+		{"GET", "/api/v1/admin/users", s.user(s.listUsers)},
+		{"POST", "/api/v1/admin/users", s.user(s.createUser)},
+		{"GET", "/api/v1/admin/users/{id}", s.user(s.getUser)},
+		{"PATCH", "/api/v1/admin/users/{id}", s.user(s.updateUser)},
+		{"DELETE", "/api/v1/admin/users/{id}", s.user(s.deleteUser)},
+		{"DELETE", "/api/v1/admin/users/{id}/mfa", s.user(s.resetMFA)},
+		{"GET", "/api/v1/admin/workspace", s.user(s.getWorkspace)},
+		{"PATCH", "/api/v1/admin/workspace", s.user(s.updateWorkspace)},
+		{"GET", "/api/v1/admin/audit-events", s.user(s.auditEvents)},
+		{"GET", "/api/v1/admin/audit-events/export", s.user(s.exportAuditEvents)},
+	}
+}
+
+// routes registers everything the server answers.
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	for _, r := range s.apiRoutes() {
+		s.mux.Handle(r.method+" "+r.path, r.handler)
+	}
+	// Anything else under the API is a JSON 404, not an HTML page.
+	s.mux.Handle("/api/", s.public(s.notFound))
+	s.pageRoutes()
+}
+
+// pageRoutes registers the web pages (pages.go).
+func (s *Server) pageRoutes() {}

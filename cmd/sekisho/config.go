@@ -80,7 +80,7 @@ func addConfigFlags(fs *flag.FlagSet, serve bool) *configFlags {
 	f.databaseURL = str("database-url", "SEKISHO_DATABASE_URL", "",
 		"postgres://… to use PostgreSQL, which several instances may share; empty for SQLite in the data folder")
 	f.baseURL = str("base-url", "SEKISHO_BASE_URL", "",
-		"public `URL` of the web pages, for links in emails and the CLI's output (default \"http://\" + addr)")
+		"public `URL` of the web pages, for links in emails and the CLI's output (default \"http://\" + --addr or SEKISHO_ADDR)")
 	f.smtpURL = str("smtp-url", "SEKISHO_SMTP_URL", "",
 		"smtp://user:pass@host:587?from=noreply%40example.com (STARTTLS) or smtps://…; empty prints mail to stderr")
 	f.encryptionKeys = str("encryption-keys", "SEKISHO_ENCRYPTION_KEYS", "",

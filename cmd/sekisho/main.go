@@ -19,7 +19,7 @@ func main() {
 	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "sekisho:", err)
+		fmt.Fprintln(os.Stderr, err)
 		var u *usageError
 		if errors.As(err, &u) {
 			os.Exit(2)

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sekisho/sekisho/store"
+	"github.com/sekisho/sekisho/web"
+)
+
+var serveCommand = &command{
+	summary: "run the web server (sign-in pages, account settings, admin console, API)",
+	run:     runServe,
+}
+
+const (
+	// shutdownTimeout is how long in-flight requests get to finish after
+	// SIGINT or SIGTERM before their connections are cut.
+	shutdownTimeout = 20 * time.Second
+	// cleanupEvery is how often expired sessions, sign-in flows, tokens and
+	// unconfirmed authenticators are deleted. Lookups already refuse them
+	// once expired; deleting only keeps the tables small.
+	cleanupEvery = 10 * time.Minute
+)
+
+func runServe(ctx context.Context, c *cli, name string, args []string) error {
+	f := newFlagSet(name, "[flags]",
+		"Runs sekisho's web server. The database is migrated on start. While no workspace\n"+
+			"exists, a one-time link for creating the first one is printed to stderr.\n"+
+			"Any number of instances may share one PostgreSQL database (--database-url) behind\n"+
+			"a load balancer; they must share the same encryption keys too.", true)
+	if err := f.parse(c, args); err != nil {
+		return err
+	}
+	cfg, err := f.load(c)
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, cfg, c.stderr)
+	if err != nil {
+		return err
+	}
+
+	// Listen before printing anything, so that the address logged is the
+	// real one and the setup link works the moment it is shown.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return errors.Join(fmt.Errorf("listen: %w", err), a.close())
+	}
+	srv := &http.Server{
+		Handler:           web.NewServer(a.svc, a.db, a.log, web.Options{BaseURL: cfg.BaseURL, TrustedProxies: cfg.TrustedProxies}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	a.log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL, "database", string(a.db.Dialect()))
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	link, err := a.svc.SetupLink(ctx)
+	if err != nil {
+		a.log.Error("create setup link", "err", err)
+	} else if link != "" {
+		fmt.Fprintf(c.stderr, "Open this link to create the first workspace: %s\n", link)
+	}
+
+	cleanupCtx, stopCleanup := context.WithCancel(context.WithoutCancel(ctx))
+	var cleanup sync.WaitGroup
+	cleanup.Go(func() { deleteExpired(cleanupCtx, a.db, cfg.SessionIdle, a.log) })
+
+	select {
+	case err = <-serveErr:
+		// The listener failed; there is nothing to drain.
+		err = fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+		a.log.Info("shutting down", "timeout", shutdownTimeout.String())
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		if err = srv.Shutdown(sctx); err != nil {
+			err = fmt.Errorf("requests still running after %s were cut off: %w", shutdownTimeout, err)
+			srv.Close()
+		}
+		cancel()
+	}
+	stopCleanup()
+	cleanup.Wait()
+	// The HTTP server is done, so no request can queue mail any more.
+	err = errors.Join(err, a.close())
+	if err == nil {
+		a.log.Info("stopped")
+	}
+	return err
+}
+
+// deleteExpired deletes expired rows now and every cleanupEvery until ctx
+// ends. With several instances each does it; the deletes are idempotent.
+func deleteExpired(ctx context.Context, db *store.DB, idle time.Duration, log *slog.Logger) {
+	t := time.NewTicker(cleanupEvery)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		err := db.Update(ctx, func(tx *store.Tx) error {
+			return tx.DeleteExpired(now.UnixMilli(), now.UnixMilli()-idle.Milliseconds())
+		})
+		if err != nil && ctx.Err() == nil {
+			log.Error("delete expired rows", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
