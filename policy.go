@@ -131,11 +131,12 @@ func CanChangePolicy(a Actor, workspaceID string) error {
 }
 
 // LosesAdmin reports whether changing a user from (role, status) to
-// (newRole, newStatus) takes an active workspace admin away, so the caller
-// must check that another one remains.
+// (newRole, newStatus) takes a workspace admin (active, or invited into a
+// new workspace) away, so the caller must check that another one remains.
+// Deleting counts as becoming a disabled member.
 func LosesAdmin(role Role, status Status, newRole Role, newStatus Status) bool {
-	was := role == RoleWorkspaceAdmin && status == StatusActive
-	is := newRole == RoleWorkspaceAdmin && newStatus == StatusActive
+	was := role == RoleWorkspaceAdmin && status != StatusDisabled
+	is := newRole == RoleWorkspaceAdmin && newStatus != StatusDisabled
 	return was && !is
 }
 
@@ -156,7 +157,9 @@ func MFAEnrollmentDue(w *Workspace, u *User) (due time.Time, ok bool) {
 		start = u.JoinedAt
 	}
 	due = start.AddDate(0, 0, w.MFAGraceDays)
-	if !u.MFAResetAt.IsZero() && u.MFAResetAt.After(w.MFAEnforcedSince) && u.MFAResetAt.Before(due) {
+	// A reset in the same millisecond as enforcement counts as under it:
+	// times can't order the two, and enrolling at once is the safe side.
+	if !u.MFAResetAt.IsZero() && !u.MFAResetAt.Before(w.MFAEnforcedSince) && u.MFAResetAt.Before(due) {
 		due = u.MFAResetAt
 	}
 	return due, true

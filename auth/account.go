@@ -393,6 +393,13 @@ func (s *Service) ChangePassword(ctx context.Context, a sekisho.Actor, current, 
 		return err
 	}
 	if err := secret.CheckPassword(next, u.Email, w.Name, w.Slug); err != nil {
+		// The request calls it new_password; a form shows the reason there.
+		var e *sekisho.Error
+		if errors.As(err, &e) {
+			moved := *e
+			moved.Field = "new_password"
+			return &moved
+		}
 		return err
 	}
 	hash, err := s.hasher.Hash(ctx, next)

@@ -1,10 +1,12 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sekisho/sekisho"
 	"github.com/sekisho/sekisho/secret"
@@ -53,7 +55,8 @@ func decodeCursor(c string) (string, error) {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) == 0 || len(b) > 64 {
+	// A key is text: PostgreSQL would fail on NUL or invalid UTF-8.
+	if err != nil || len(b) == 0 || len(b) > 64 || !utf8.Valid(b) || bytes.IndexByte(b, 0) >= 0 {
 		return "", errBadCursor
 	}
 	return string(b), nil
@@ -252,14 +255,8 @@ func (s *Service) UpdateUser(ctx context.Context, a sekisho.Actor, workspaceID, 
 				return err
 			}
 		}
-		if sekisho.LosesAdmin(u.Role, u.Status, role, status) {
-			n, err := tx.CountActiveAdmins(workspaceID)
-			if err != nil {
-				return err
-			}
-			if n <= 1 {
-				return sekisho.ErrLastAdmin
-			}
+		if err := keepsAnAdmin(tx, u, role, status); err != nil {
+			return err
 		}
 		details := map[string]string{}
 		if role != u.Role {
@@ -303,6 +300,29 @@ func (s *Service) UpdateUser(ctx context.Context, a sekisho.Actor, workspaceID, 
 	return u, err
 }
 
+// keepsAnAdmin returns ErrLastAdmin when changing u to (role, status)
+// would leave the workspace without an admin: an active workspace admin
+// goes only while another active one remains, and the invited admin of a
+// new workspace only while another admin, active or invited, remains.
+// Call it after LockWorkspace.
+func keepsAnAdmin(tx *store.Tx, u *sekisho.User, role sekisho.Role, status sekisho.Status) error {
+	if !sekisho.LosesAdmin(u.Role, u.Status, role, status) {
+		return nil
+	}
+	counted := []sekisho.Status{sekisho.StatusActive}
+	if u.Status == sekisho.StatusInvited {
+		counted = append(counted, sekisho.StatusInvited)
+	}
+	n, err := tx.CountAdmins(u.WorkspaceID, counted...)
+	if err != nil {
+		return err
+	}
+	if n <= 1 {
+		return sekisho.ErrLastAdmin
+	}
+	return nil
+}
+
 // DeleteUser deletes a user of workspaceID with their sessions and
 // factors; their audit events stay. The last active workspace admin can't
 // be deleted. Deleting is never needed to recover an account.
@@ -325,14 +345,8 @@ func (s *Service) DeleteUser(ctx context.Context, a sekisho.Actor, workspaceID, 
 		if err := sekisho.CanDeleteUser(a, u); err != nil {
 			return err
 		}
-		if sekisho.LosesAdmin(u.Role, u.Status, sekisho.RoleMember, sekisho.StatusDisabled) {
-			n, err := tx.CountActiveAdmins(workspaceID)
-			if err != nil {
-				return err
-			}
-			if n <= 1 {
-				return sekisho.ErrLastAdmin
-			}
+		if err := keepsAnAdmin(tx, u, sekisho.RoleMember, sekisho.StatusDisabled); err != nil {
+			return err
 		}
 		if err := tx.DeleteUser(workspaceID, id); err != nil {
 			return err
@@ -594,4 +608,3 @@ func (s *Service) UserByEmail(ctx context.Context, a sekisho.Actor, workspaceID,
 	})
 	return u, err
 }
-

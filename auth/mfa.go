@@ -79,8 +79,16 @@ func (s *Service) newPendingTOTP(tx *store.Tx, now time.Time, w *sekisho.Workspa
 	if err != nil {
 		return nil, err
 	}
-	if len(auths) >= maxAuthenticators {
-		return nil, sekisho.Errorf(sekisho.KindConflict, "too_many_authenticators", "You have %d authenticators. Remove one before adding another.", len(auths))
+	// Expired pending ones are invisible to the user and wait only for the
+	// cleanup: they take no place.
+	held := 0
+	for _, au := range auths {
+		if au.Confirmed() || au.ExpiresAt > now.UnixMilli() {
+			held++
+		}
+	}
+	if held >= maxAuthenticators {
+		return nil, sekisho.Errorf(sekisho.KindConflict, "too_many_authenticators", "You have %d authenticators. Remove one before adding another.", held)
 	}
 	seed := totp.NewSecret()
 	id := store.NewID()
@@ -152,11 +160,13 @@ func (s *Service) StartTOTP(ctx context.Context, a sekisho.Actor, name, accessCo
 	}
 	var e *TOTPEnrollment
 	err = s.update(ctx, func(tx *store.Tx, _ *change) error {
-		u, err := tx.User(a.WorkspaceID, a.UserID)
+		// Locked like ResetMFA, so that no pending authenticator is made
+		// around a reset without seeing its access code (confirmPending).
+		w, err := tx.LockWorkspace(a.WorkspaceID)
 		if err != nil {
 			return err
 		}
-		w, err := tx.Workspace(a.WorkspaceID)
+		u, err := tx.User(a.WorkspaceID, a.UserID)
 		if err != nil {
 			return err
 		}
@@ -275,7 +285,16 @@ func (c *pendingCheck) fail(tx *store.Tx, now time.Time, a sekisho.Actor) error 
 
 // confirmPending makes the checked authenticator a factor of its user.
 func (s *Service) confirmPending(tx *store.Tx, ch *change, now time.Time, a sekisho.Actor, c *pendingCheck, accessCode string) error {
-	if err := checkAccessCode(tx, now, c.user.ID, accessCode, true); err != nil {
+	if accessCode != "" {
+		if err := checkAccessCode(tx, now, c.user.ID, accessCode, true); err != nil {
+			return err
+		}
+	}
+	// A pending access code was checked when this authenticator was made
+	// (StartTOTP, SignInEnroll; a reset deletes any made before it), so
+	// the confirmation need not repeat it — account settings can't — and
+	// only uses it up.
+	if err := tx.DeleteTokens(c.user.ID, store.PurposeAccessCode); err != nil {
 		return err
 	}
 	ok, err := tx.ConfirmAuthenticator(c.user.ID, c.auth.ID, c.step, now.UnixMilli())
@@ -323,6 +342,9 @@ func (s *Service) SignInEnroll(ctx context.Context, flowToken, accessCode string
 	err := s.update(ctx, func(tx *store.Tx, _ *change) error {
 		fs, err := loadFlow(tx, flowToken, flowEnroll, now)
 		if err != nil {
+			return err
+		}
+		if _, err := tx.LockWorkspace(fs.user.WorkspaceID); err != nil { // as in StartTOTP
 			return err
 		}
 		if err := checkAccessCode(tx, now, fs.user.ID, accessCode, false); err != nil {

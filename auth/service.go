@@ -48,9 +48,9 @@ const (
 // Throttle rules (SECURITY.md, "Throttling").
 var (
 	passwordRule = store.ThrottleRule{Free: 5, Base: time.Second, Max: 15 * time.Minute, PerHour: 100}
-	ipRule       = store.ThrottleRule{Free: 50, Base: time.Second, Max: 5 * time.Minute, PerHour: 2000}
+	ipRule       = store.ThrottleRule{Free: 50, Base: time.Second, Max: 5 * time.Minute, PerHour: 2000, ForgetAfter: time.Hour}
 	mfaRule      = store.ThrottleRule{Free: 10, Base: time.Second, Max: 15 * time.Minute}
-	resetRule    = store.ThrottleRule{Free: 3, Base: time.Minute, Max: time.Hour}
+	resetRule    = store.ThrottleRule{Free: 3, Base: time.Minute, Max: time.Hour, ForgetAfter: time.Hour}
 	// mfaHardLimit consecutive wrong codes block TOTP until a recovery code
 	// or an admin reset succeeds.
 	mfaHardLimit = 100
@@ -129,6 +129,10 @@ func (s *Service) update(ctx context.Context, fn func(tx *store.Tx, c *change) e
 type committedError struct{ err error }
 
 func (e *committedError) Error() string { return e.err.Error() }
+
+// Unwrap lets code inside the transaction see which error will follow
+// (SignInEnroll tells a flow that ended from one more wrong code).
+func (e *committedError) Unwrap() error { return e.err }
 
 // commitThen makes update commit and then return err.
 func commitThen(err error) error { return &committedError{err} }

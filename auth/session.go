@@ -91,10 +91,17 @@ func (s *Service) SignOut(ctx context.Context, a sekisho.Actor) error {
 
 // Sessions returns the actor's own sessions, newest first.
 func (s *Service) Sessions(ctx context.Context, a sekisho.Actor) ([]*sekisho.Session, error) {
+	now := s.now()
 	var out []*sekisho.Session
 	err := s.view(ctx, func(tx *store.Tx) error {
-		var err error
-		out, err = tx.UserSessions(a.UserID)
+		all, err := tx.UserSessions(a.UserID)
+		// Expired sessions stay in the table until the periodic cleanup;
+		// the user must see only the ones that still work.
+		for _, x := range all {
+			if now.Before(x.ExpiresAt) && now.Before(x.IdleExpiresAt(s.cfg.SessionIdle)) {
+				out = append(out, x)
+			}
+		}
 		return err
 	})
 	return out, err

@@ -86,34 +86,39 @@ func (s *Service) SignIn(ctx context.Context, a sekisho.Actor, c Credentials) (*
 	)
 	err := s.update(ctx, func(tx *store.Tx, _ *change) error {
 		ws, user, hash = nil, nil, ""
-		if a.IP != "" {
-			wait, _, err := tx.ThrottleAttempt("ip:"+a.IP, now, ipRule)
+		var err error
+		ws, err = tx.WorkspaceBySlug(slug)
+		if errors.Is(err, store.ErrNotFound) {
+			ws = nil
+		} else if err != nil {
+			return err
+		} else if user, hash, err = tx.UserByEmail(ws.ID, email); errors.Is(err, store.ErrNotFound) {
+			user = nil
+		} else if err != nil {
+			return err
+		}
+		for _, t := range []struct {
+			key  string
+			rule store.ThrottleRule
+		}{{"ip:" + a.IP, ipRule}, {accountKey, passwordRule}} {
+			if t.key == "ip:" {
+				continue // no address (the CLI): nothing to count
+			}
+			wait, _, err := tx.ThrottleAttempt(t.key, now, t.rule)
 			if err != nil {
 				return err
 			}
 			if wait > 0 {
+				if ws != nil {
+					err := audit(tx, now, a, ws.ID, "user.sign_in", sekisho.ResultDenied, userID(user), map[string]string{"email": email, "reason": "throttled"})
+					if err != nil {
+						return err
+					}
+				}
 				return commitThen(sekisho.Throttled(wait))
 			}
 		}
-		wait, _, err := tx.ThrottleAttempt(accountKey, now, passwordRule)
-		if err != nil {
-			return err
-		}
-		if wait > 0 {
-			return commitThen(sekisho.Throttled(wait))
-		}
-		ws, err = tx.WorkspaceBySlug(slug)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		user, hash, err = tx.UserByEmail(ws.ID, email)
-		if errors.Is(err, store.ErrNotFound) {
-			user = nil
-			return nil
-		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -129,16 +134,9 @@ func (s *Service) SignIn(ctx context.Context, a sekisho.Actor, c Credentials) (*
 		s.hasher.VerifyDummy(ctx, c.Password)
 	}
 	if !ok {
-		wsID, userID := "", ""
-		if ws != nil {
-			wsID = ws.ID
-		}
-		if user != nil {
-			userID = user.ID
-		}
 		return nil, s.update(ctx, func(tx *store.Tx, _ *change) error {
-			if wsID != "" { // else there is no workspace to keep the event in
-				err := audit(tx, now, a, wsID, "user.sign_in", sekisho.ResultFailure, userID, map[string]string{"email": email, "reason": "invalid_credentials"})
+			if ws != nil { // else there is no workspace to keep the event in
+				err := audit(tx, now, a, ws.ID, "user.sign_in", sekisho.ResultFailure, userID(user), map[string]string{"email": email, "reason": "invalid_credentials"})
 				if err != nil {
 					return err
 				}
@@ -155,13 +153,15 @@ func (s *Service) SignIn(ctx context.Context, a sekisho.Actor, c Credentials) (*
 
 	var res *SignInResult
 	err = s.update(ctx, func(tx *store.Tx, _ *change) error {
-		if err := tx.ThrottleReset(accountKey); err != nil {
-			return err
-		}
+		// The same order as the attempt took the rows (IP, then account):
+		// the opposite order deadlocks parallel sign-ins on PostgreSQL.
 		if a.IP != "" {
-			if err := tx.ThrottleReset("ip:" + a.IP); err != nil {
+			if err := tx.ThrottleRelease("ip:" + a.IP); err != nil {
 				return err
 			}
+		}
+		if err := tx.ThrottleReset(accountKey); err != nil {
+			return err
 		}
 		// Read again inside this transaction: an admin may have disabled the
 		// user or reset their MFA while the hash ran.
@@ -195,6 +195,13 @@ func (s *Service) SignIn(ctx context.Context, a sekisho.Actor, c Credentials) (*
 
 // errAccountDisabled is told only to someone who knows the password.
 var errAccountDisabled = sekisho.Errorf(sekisho.KindForbidden, "account_disabled", "This account is disabled. Ask an admin of your workspace.")
+
+func userID(u *sekisho.User) string {
+	if u == nil {
+		return ""
+	}
+	return u.ID
+}
 
 // afterPassword runs the state machine of PRODUCT.md flow 3 once the
 // password is proven.
@@ -478,7 +485,12 @@ func (c *factorCheck) verify(ctx context.Context, s *Service, now time.Time) err
 	for _, au := range c.auths {
 		seed, err := s.openSeed(c.user, au)
 		if err != nil {
-			return err
+			// A seed that does not open under its own row's ids was copied
+			// from another row or tampered with: it is no factor, which
+			// is a wrong code for the user (not a 500), and their other
+			// factors still count.
+			s.log.ErrorContext(ctx, "authenticator secret does not open", "authenticator_id", au.ID, "err", err)
+			continue
 		}
 		if step, ok := totp.Verify(seed, c.code, now, au.LastUsedStep); ok {
 			c.match, c.step = au, step

@@ -340,27 +340,9 @@ func TestVerifyDummy(t *testing.T) {
 		t.Errorf("Verify(dummy hash, \"\") = %v, %v; want false, nil", ok, err)
 	}
 
-	// Timing: the fastest of a few runs of each, so that a busy machine
-	// slows both, not one. A dummy that skipped hashing would take
-	// microseconds against milliseconds.
-	enc, err := h.Hash(t.Context(), "real password here")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fastest := func(f func()) time.Duration {
-		best := time.Duration(1 << 62)
-		for range 3 {
-			start := time.Now()
-			f()
-			best = min(best, time.Since(start))
-		}
-		return best
-	}
-	verify := fastest(func() { _, _, _ = h.Verify(t.Context(), enc, "wrong password here") })
-	dummy := fastest(func() { h.VerifyDummy(t.Context(), "wrong password here") })
-	if dummy < verify/2 || dummy > verify*2 {
-		t.Errorf("VerifyDummy took %v, Verify %v: want about the same", dummy, verify)
-	}
+	// VerifyDummy runs Verify on that hash: same parameters, so the same
+	// work as for a real account. (No timing assertion: timings belong in
+	// benchmarks, not in a suite that runs on a busy CI machine.)
 }
 
 func BenchmarkHash(b *testing.B) {

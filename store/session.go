@@ -69,7 +69,7 @@ func (tx *Tx) SetSessionAuth(id string, aal sekisho.AAL, authTime int64) error {
 
 // UserSessions returns the user's sessions, newest first.
 func (tx *Tx) UserSessions(userID string) ([]*sekisho.Session, error) {
-	rows, err := tx.query(`SELECT `+sessionColumns+` FROM sessions s WHERE s.user_id = ? ORDER BY s.created_at DESC`, userID)
+	rows, err := tx.query(`SELECT `+sessionColumns+` FROM sessions s WHERE s.user_id = ? ORDER BY s.created_at DESC, s.id DESC`, userID)
 	if err != nil {
 		return nil, err
 	}

@@ -101,6 +101,20 @@ func (tx *Tx) CountActiveAdmins(workspaceID string) (int, error) {
 	return n, err
 }
 
+// CountAdmins returns how many workspace admins of workspaceID have one of
+// statuses. Call it after LockWorkspace.
+func (tx *Tx) CountAdmins(workspaceID string, statuses ...sekisho.Status) (int, error) {
+	args := []any{workspaceID, sekisho.RoleWorkspaceAdmin}
+	marks := make([]string, len(statuses))
+	for i, s := range statuses {
+		marks[i] = "?"
+		args = append(args, s)
+	}
+	var n int
+	err := tx.queryRow(`SELECT COUNT(*) FROM users WHERE workspace_id = ? AND role = ? AND status IN (`+strings.Join(marks, ", ")+`)`, args...).Scan(&n)
+	return n, err
+}
+
 // UserFilter selects users of one workspace for the admin list.
 type UserFilter struct {
 	WorkspaceID string

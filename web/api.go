@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sekisho/sekisho"
 	"github.com/sekisho/sekisho/auth"
@@ -57,6 +58,9 @@ func (s *Server) user(fn func(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		apiHeaders(w)
 		p, err := s.svc.Authenticate(r.Context(), s.sessionToken(r))
+		if err == nil {
+			err = checkText(r)
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -66,6 +70,27 @@ func (s *Server) user(fn func(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		}
 	})
 }
+
+// checkText refuses path and query values that no database stores as text
+// (PostgreSQL rejects NUL and invalid UTF-8) before they reach a query: an
+// id that can't exist is not found, a filter that can't match is bad input.
+func checkText(r *http.Request) error {
+	if !isText(r.PathValue("id")) {
+		return sekisho.ErrNotFound
+	}
+	for k, vs := range r.URL.Query() {
+		ok := isText(k)
+		for _, v := range vs {
+			ok = ok && isText(v)
+		}
+		if !ok {
+			return sekisho.Errorf(sekisho.KindInvalid, "invalid_query", "Query parameters must be UTF-8 text.")
+		}
+	}
+	return nil
+}
+
+func isText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 func apiHeaders(w http.ResponseWriter) {
 	h := w.Header()
@@ -88,7 +113,22 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
+// notFound answers API paths no route takes: 405 with Allow when the path
+// exists for other methods, else 404.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request, _ sekisho.Actor) error {
+	var allowed []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/api/" && pattern != "" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody("method_not_allowed", "This endpoint does not take "+r.Method+"."))
+		return nil
+	}
 	return sekisho.Errorf(sekisho.KindNotFound, "no_such_endpoint", "There is no such endpoint.")
 }
 

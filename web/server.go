@@ -47,6 +47,10 @@ func NewServer(svc *auth.Service, db Pinger, log *slog.Logger, opts Options) htt
 		secure: !strings.HasPrefix(opts.BaseURL, "http://")}
 	s.routes()
 	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		apiHeaders(w)
+		writeJSON(w, http.StatusForbidden, errorBody("cross_origin_request", "Cross-origin requests that change state are refused."))
+	}))
 	return s.logRequests(csrf.Handler(s.mux))
 }
 

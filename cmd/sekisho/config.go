@@ -270,12 +270,17 @@ func openApp(ctx context.Context, cfg *config, stderr io.Writer) (*app, error) {
 	return &app{cfg: cfg, log: logger, db: db, keys: keys, mail: queue, svc: svc}, nil
 }
 
-// close delivers the queued mail, then closes the database.
+// close delivers the queued mail, then closes the database. Mail that
+// can't be delivered in time is logged, not returned: the change it tells
+// about is committed, and the CLI has printed its link already, so the
+// command did succeed.
 func (a *app) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), mailDrainTimeout)
 	defer cancel()
-	err := a.mail.Close(ctx)
-	return errors.Join(err, a.db.Close())
+	if err := a.mail.Close(ctx); err != nil {
+		a.log.Warn("not all mail was delivered", "err", err)
+	}
+	return a.db.Close()
 }
 
 // openDB opens and migrates the configured database.

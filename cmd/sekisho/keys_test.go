@@ -131,9 +131,23 @@ func TestKeysRotateReencrypts(t *testing.T) {
 		t.Error("re-encrypted secret opens with another row's AD")
 	}
 
-	// The service, restarted on the rotated key file, still uses the factor:
-	// the pending authenticator confirms with a code from the same seed.
-	_ = c.app()
+	// The service, started again on the rotated key file, still reads the
+	// factor: the pending authenticator confirms with a code of its seed.
+	b := c.app()
+	w, err := b.svc.WorkspaceBySlug(t.Context(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := b.svc.UserByEmail(t.Context(), sekisho.Operator("test", ""), w.ID, "admin@acme.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor := sekisho.Actor{Kind: sekisho.ActorUser, UserID: u.ID, WorkspaceID: w.ID, Role: u.Role, AuthTime: time.Now()}
+	codes, err := b.svc.ConfirmTOTP(t.Context(), actor, enrollment.ID, totp.Code(seed, totp.StepAt(time.Now())))
+	if err != nil || len(codes) == 0 {
+		t.Fatalf("confirming the re-encrypted authenticator: %v (%d recovery codes)", err, len(codes))
+	}
+	b.close()
 
 	// The rotation is an operator action in the audit log.
 	db, err := openDB(t.Context(), c.config())

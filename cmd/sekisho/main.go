@@ -16,6 +16,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first signal, stop catching them: a second Ctrl-C during
+	// the graceful shutdown then ends the process at once.
+	context.AfterFunc(ctx, stop)
 	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
@@ -44,7 +47,10 @@ var commands = map[string]*command{
 // its input as flags, so it can be scripted and its reason recorded.
 func run(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
 	c := &cli{getenv: getenv, stdout: stdout, stderr: stderr}
-	err := c.dispatch(ctx, "sekisho", commands, args[1:])
+	if len(args) > 0 {
+		args = args[1:] // the program's name
+	}
+	err := c.dispatch(ctx, "sekisho", commands, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil // help was asked for and printed
 	}

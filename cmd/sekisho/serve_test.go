@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// freeAddr returns a loopback address with a port nobody listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// startServe runs `sekisho serve` until the returned stop is called, which
+// returns run's error; it waits for /healthz to answer 200 first.
+func startServe(t *testing.T, c *testCLI, addr string) (stderr *lockedBuffer, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr = new(lockedBuffer)
+	done := make(chan error, 1)
+	args := append([]string{"sekisho", "serve", "--addr", addr, "--data-dir", c.dataDir}, c.extra...)
+	go func() {
+		done <- run(ctx, args, func(k string) string { return c.env[k] }, strings.NewReader(""), new(lockedBuffer), stderr)
+	}()
+	stop = func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop within 30 s of its context ending")
+			return nil
+		}
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended early: %v\nstderr:\n%s", err, stderr)
+		default:
+		}
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return stderr, stop
+			}
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("/healthz did not answer 200 within 10 s (last: %v)\nstderr:\n%s", err, stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestServe(t *testing.T) {
+	c := newTestCLI(t)
+	addr := freeAddr(t)
+	stderr, stop := startServe(t, c, addr)
+
+	// The setup link is printed once the server listens, and opens.
+	setup := regexp.MustCompile(`Open this link to create the first workspace: (http://` + regexp.QuoteMeta(addr) + `/setup/[A-Za-z0-9_-]{43})\n`)
+	m := setup.FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no setup link on stderr:\n%s", stderr)
+	}
+	if !strings.Contains(stderr.String(), `"msg":"listening"`) || !strings.Contains(stderr.String(), `"addr":"`+addr+`"`) {
+		t.Errorf("no JSON \"listening\" log line with the address:\n%s", stderr)
+	}
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz: %s", resp.Status)
+	}
+
+	if err := stop(); err != nil {
+		t.Fatalf("serve after cancel: %v, want nil\nstderr:\n%s", err, stderr)
+	}
+	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		t.Error("the server still answers after stopping")
+	}
+	if !strings.Contains(stderr.String(), `"msg":"stopped"`) {
+		t.Errorf("no \"stopped\" log line:\n%s", stderr)
+	}
+
+	// Once a workspace exists, no setup link is printed.
+	c.ok("workspaces", "create", "--slug", "acme", "--name", "Acme", "--admin-email", "a@acme.example", "--reason", "test")
+	stderr, stop = startServe(t, c, addr)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(stderr.String(), "/setup/") {
+		t.Errorf("setup link printed although a workspace exists:\n%s", stderr)
+	}
+}
+
+// A request being handled when the shutdown begins still gets its answer.
+func TestServeShutdownIsGraceful(t *testing.T) {
+	c := newTestCLI(t)
+	addr := freeAddr(t)
+	_, stop := startServe(t, c, addr)
+
+	// The handler is in flight while it waits for the request body, which
+	// is sent only after the shutdown has begun.
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"workspace":"acme","email":"a@acme.example"}`
+	fmt.Fprintf(conn, "POST /api/v1/password-reset HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", addr, len(body))
+	time.Sleep(100 * time.Millisecond) // let the handler start reading
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case err := <-stopped:
+		t.Fatalf("serve stopped (%v) while a request was in flight", err)
+	default:
+	}
+	fmt.Fprint(conn, body)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("request in flight during shutdown: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		t.Errorf("request in flight during shutdown: %s", resp.Status)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestServeAddressInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c := newTestCLI(t)
+	err = c.fail("serve", "--addr", ln.Addr().String())
+	if !strings.Contains(err.Error(), "listen") {
+		t.Errorf("serve on a busy port: %v", err)
+	}
+}
