@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/sekisho/sekisho"
+	"github.com/sekisho/sekisho/mail"
 	"github.com/sekisho/sekisho/secret"
 	"github.com/sekisho/sekisho/store"
 )
@@ -475,7 +477,9 @@ func (s *Service) UpdateWorkspace(ctx context.Context, a sekisho.Actor, workspac
 		return nil, sekisho.Invalid("mfa_grace_days", "invalid_grace_days", "Grace days must be between 0 and 90.")
 	}
 	var out WorkspacePolicy
+	enabled := false // Require MFA was switched on
 	err := s.update(ctx, func(tx *store.Tx, _ *change) error {
+		enabled = false
 		w, err := tx.LockWorkspace(workspaceID)
 		if err != nil {
 			return notFound(err, sekisho.ErrNotFound)
@@ -496,6 +500,7 @@ func (s *Service) UpdateWorkspace(ctx context.Context, a sekisho.Actor, workspac
 			w.MFAEnforcedSince = time.Time{}
 			if w.RequireMFA {
 				w.MFAEnforcedSince = now
+				enabled = true
 			}
 		}
 		if p.MFAGraceDays != nil {
@@ -524,7 +529,62 @@ func (s *Service) UpdateWorkspace(ctx context.Context, a sekisho.Actor, workspac
 	if err != nil {
 		return nil, err
 	}
+	if enabled {
+		s.notifyRequiredMFA(workspaceID)
+	}
 	return &out, nil
+}
+
+// notifyRequiredMFA emails each active user of the workspace who has no
+// MFA that it is now required, and by when. It pages through them in the
+// background once the change has committed, so that turning the policy on
+// stays one row update however large the workspace.
+func (s *Service) notifyRequiredMFA(workspaceID string) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		ctx := context.Background()
+		noMFA := false
+		f := store.UserFilter{WorkspaceID: workspaceID, Status: sekisho.StatusActive, MFA: &noMFA, Limit: 500}
+		for {
+			var w *sekisho.Workspace
+			var page []*sekisho.User
+			err := s.db.View(ctx, func(tx *store.Tx) error {
+				var err error
+				if w, err = tx.Workspace(workspaceID); err != nil {
+					return err
+				}
+				page, err = tx.Users(f)
+				return err
+			})
+			if err != nil {
+				s.log.Error("notify users of Require MFA", "workspace_id", workspaceID, "err", err)
+				return
+			}
+			for _, u := range page {
+				due, _ := sekisho.MFAEnrollmentDue(w, u)
+				s.sendPatiently(ctx, s.message(u, msgMFARequired, map[string]any{"Workspace": w.Name, "Due": due.Format("2006-01-02 15:04 MST")}))
+			}
+			if len(page) < f.Limit {
+				return
+			}
+			f.After = page[len(page)-1].ID
+		}
+	}()
+}
+
+// sendPatiently hands m to the mailer, waiting while its queue is full.
+func (s *Service) sendPatiently(ctx context.Context, m mail.Message) {
+	for {
+		err := s.mailer.Send(ctx, m)
+		if !errors.Is(err, mail.ErrQueueFull) {
+			if err != nil {
+				s.log.Error("queue notification", "err", err)
+			}
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // AuditQuery filters the audit log.

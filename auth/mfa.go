@@ -116,12 +116,16 @@ func accessCodeHash(code string) string {
 	return secret.HashToken(norm)
 }
 
-var errAccessCodeRequired = sekisho.Invalid("access_code", "access_code_required", "Enter the one-time access code your admin gave you.")
+var (
+	errAccessCodeRequired = sekisho.Invalid("access_code", "access_code_required", "Enter the one-time access code your admin gave you.")
+	errInvalidAccessCode  = sekisho.Invalid("access_code", "invalid_access_code", "The access code is incorrect.")
+)
 
 // checkAccessCode enforces the access code an admin reset left, if any: the
 // user must show it before enrolling a new factor, so that someone who only
-// knows the password cannot enroll their own phone after a reset. spend
-// uses it up.
+// knows the password cannot enroll their own phone after a reset. Guesses
+// count against a throttle of their own (a wrong code answers through
+// commitThen, so the count sticks); spend uses the code up.
 func checkAccessCode(tx *store.Tx, now time.Time, userID, code string, spend bool) error {
 	pending, err := tx.HasToken(userID, store.PurposeAccessCode, now.UnixMilli())
 	if err != nil || !pending {
@@ -130,14 +134,25 @@ func checkAccessCode(tx *store.Tx, now time.Time, userID, code string, spend boo
 	if code == "" {
 		return errAccessCodeRequired
 	}
+	key := "access:" + userID
+	wait, _, err := tx.ThrottleAttempt(key, now, mfaRule)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return commitThen(sekisho.Throttled(wait))
+	}
 	h := accessCodeHash(code)
 	if h == "" {
-		return sekisho.Invalid("access_code", "invalid_access_code", "The access code is incorrect.")
+		return commitThen(errInvalidAccessCode)
 	}
 	owner, err := tx.TokenUser(h, store.PurposeAccessCode, now.UnixMilli())
 	if errors.Is(err, store.ErrNotFound) || (err == nil && owner != userID) {
-		return sekisho.Invalid("access_code", "invalid_access_code", "The access code is incorrect.")
+		return commitThen(errInvalidAccessCode)
 	} else if err != nil {
+		return err
+	}
+	if err := tx.ThrottleReset(key); err != nil {
 		return err
 	}
 	if spend {
@@ -348,12 +363,14 @@ func (s *Service) SignInEnroll(ctx context.Context, flowToken, accessCode string
 			return err
 		}
 		if err := checkAccessCode(tx, now, fs.user.ID, accessCode, false); err != nil {
-			if sekisho.KindOf(err) == sekisho.KindInvalid && sekisho.CodeOf(err) != errAccessCodeRequired.Code {
-				if err := flowFailure(tx, fs.hash); sekisho.CodeOf(err) == errFlowEnded.Code {
-					return err
+			if sekisho.CodeOf(err) == errInvalidAccessCode.Code {
+				// A wrong code also counts against this flow's five tries.
+				ferr := flowFailure(tx, fs.hash)
+				if sekisho.CodeOf(ferr) == errFlowEnded.Code || sekisho.KindOf(ferr) == sekisho.KindInternal {
+					return ferr
 				}
 			}
-			return commitThen(err)
+			return err
 		}
 		if fs.flow.AuthenticatorID != "" {
 			if _, err := tx.DeleteAuthenticator(fs.user.ID, fs.flow.AuthenticatorID); err != nil {

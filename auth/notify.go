@@ -23,6 +23,7 @@ const (
 	msgRecoveryCodeUsed     messageKind = "recovery_code_used"
 	msgRecoveryCodesRenewed messageKind = "recovery_codes_regenerated"
 	msgMFALocked            messageKind = "mfa_locked"
+	msgMFARequired          messageKind = "mfa_required"
 )
 
 type messageText struct{ subject, body string }
@@ -45,6 +46,8 @@ var messages = map[string]map[messageKind]messageText{
 			"A recovery code was used to sign in to {{.Email}}. {{.Remaining}} unused codes remain.\n\nIf you lost your authenticator, set up a new one in account settings. If this was not you, contact an admin of your workspace at once.\n"},
 		msgRecoveryCodesRenewed: {"New recovery codes were created",
 			"New recovery codes were created for {{.Email}}; the old ones no longer work.\n\nIf you did not do this, contact an admin of your workspace at once.\n"},
+		msgMFARequired: {"{{.Workspace}} now requires multi-factor authentication",
+			"The workspace {{.Workspace}} now requires multi-factor authentication, and {{.Email}} has none yet.\n\nSet up an authenticator app in account settings by {{.Due}}. After that, sign-in will walk you through the setup before letting you in.\n"},
 		msgMFALocked: {"Too many wrong codes: your authenticator is blocked",
 			"There were too many wrong codes for {{.Email}}, so sign-in with an authenticator code is blocked.\n\nSign in with a recovery code, or ask an admin of your workspace to reset your multi-factor authentication.\n"},
 	},
@@ -65,6 +68,8 @@ var messages = map[string]map[messageKind]messageText{
 			"{{.Email}} へのサインインにリカバリーコードが使われました。未使用のコードは残り {{.Remaining}} 個です。\n\n認証アプリを紛失した場合は、アカウント設定で新しい認証アプリを設定してください。心当たりがない場合は、すぐにワークスペースの管理者に連絡してください。\n"},
 		msgRecoveryCodesRenewed: {"リカバリーコードが再発行されました",
 			"{{.Email}} のリカバリーコードが再発行されました。以前のコードは使えません。\n\n心当たりがない場合は、すぐにワークスペースの管理者に連絡してください。\n"},
+		msgMFARequired: {"{{.Workspace}} で多要素認証が必須になりました",
+			"ワークスペース {{.Workspace}} で多要素認証が必須になりましたが、{{.Email}} はまだ設定していません。\n\n{{.Due}} までにアカウント設定で認証アプリを設定してください。期限を過ぎると、サインイン時に設定の手順が表示されます。\n"},
 		msgMFALocked: {"誤ったコードが多すぎるため認証アプリがブロックされました",
 			"{{.Email}} で誤ったコードが多数入力されたため、認証アプリのコードによるサインインをブロックしました。\n\nリカバリーコードでサインインするか、ワークスペースの管理者に多要素認証の解除を依頼してください。\n"},
 	},

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sekisho/sekisho"
@@ -66,6 +67,7 @@ type Service struct {
 	mailer mail.Mailer
 	log    *slog.Logger
 	cfg    Config
+	bg     sync.WaitGroup // background notifications
 }
 
 // New returns a Service over its dependencies.
@@ -136,6 +138,10 @@ func (e *committedError) Unwrap() error { return e.err }
 
 // commitThen makes update commit and then return err.
 func commitThen(err error) error { return &committedError{err} }
+
+// Wait blocks until background work (notifications of a policy change) is
+// done: tests wait on it, and serve before it closes the mail queue.
+func (s *Service) Wait() { s.bg.Wait() }
 
 // view runs fn in a read-only transaction.
 func (s *Service) view(ctx context.Context, fn func(tx *store.Tx) error) error {

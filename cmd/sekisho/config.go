@@ -275,6 +275,7 @@ func openApp(ctx context.Context, cfg *config, stderr io.Writer) (*app, error) {
 // about is committed, and the CLI has printed its link already, so the
 // command did succeed.
 func (a *app) close() error {
+	a.svc.Wait() // background notifications are queued before the queue closes
 	ctx, cancel := context.WithTimeout(context.Background(), mailDrainTimeout)
 	defer cancel()
 	if err := a.mail.Close(ctx); err != nil {
