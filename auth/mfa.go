@@ -214,7 +214,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, a sekisho.Actor, id, code str
 	}
 	return check.codes, s.update(ctx, func(tx *store.Tx, c *change) error {
 		if !check.ok {
-			return check.fail(tx, now, a)
+			return check.fail(tx, s, now, a, c)
 		}
 		if err := s.confirmPending(tx, c, now, a, check, ""); err != nil {
 			return err
@@ -291,8 +291,8 @@ func (c *pendingCheck) verify(ctx context.Context, s *Service, now time.Time, co
 	return nil
 }
 
-func (c *pendingCheck) fail(tx *store.Tx, now time.Time, a sekisho.Actor) error {
-	if err := audit(tx, now, a, c.ws.ID, "mfa.enroll_verify", sekisho.ResultFailure, c.user.ID, nil); err != nil {
+func (c *pendingCheck) fail(tx *store.Tx, s *Service, now time.Time, a sekisho.Actor, ch *change) error {
+	if err := s.factorFailed(tx, now, a, c.ws, c.user, ch, "mfa.enroll_verify", "totp"); err != nil {
 		return err
 	}
 	return commitThen(sekisho.ErrInvalidCode)
@@ -411,7 +411,7 @@ func (s *Service) SignInEnrollConfirm(ctx context.Context, a sekisho.Actor, flow
 	var res *SignInResult
 	err = s.update(ctx, func(tx *store.Tx, c *change) error {
 		if !check.ok {
-			if err := audit(tx, now, a, fs.ws.ID, "mfa.enroll_verify", sekisho.ResultFailure, fs.user.ID, nil); err != nil {
+			if err := s.factorFailed(tx, now, a, fs.ws, fs.user, c, "mfa.enroll_verify", "totp"); err != nil {
 				return err
 			}
 			return flowFailure(tx, fs.hash)

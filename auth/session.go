@@ -130,9 +130,9 @@ type Proof struct {
 }
 
 // Reauthenticate checks the actor's password or a current TOTP code and,
-// on success, records a fresh authentication time in their session (a
-// code also raises it to aal2). It returns the updated actor. Attempts count
-// against the same throttles as sign-in.
+// on success, records a fresh authentication time in their session. It
+// returns the updated actor. Attempts count against the same throttles as
+// sign-in.
 func (s *Service) Reauthenticate(ctx context.Context, a sekisho.Actor, p Proof) (sekisho.Actor, error) {
 	if a.Kind != sekisho.ActorUser {
 		return a, sekisho.ErrUnauthenticated
@@ -141,12 +141,13 @@ func (s *Service) Reauthenticate(ctx context.Context, a sekisho.Actor, p Proof) 
 		return a, sekisho.Invalid("password", "password_required", "Enter your password or a code from your authenticator app.")
 	}
 	now := s.now()
+	// The assurance level stays: raising a session in place would let
+	// whoever knew its token ride along (a new token marks each step up).
 	aal := a.AAL
 	if p.Code != "" {
 		if err := s.checkOwnCode(ctx, a, p.Code); err != nil {
 			return a, err
 		}
-		aal = sekisho.AAL2
 	} else if err := s.checkOwnPassword(ctx, a, p.Password); err != nil {
 		return a, err
 	}

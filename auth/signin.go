@@ -513,18 +513,7 @@ func (c *factorCheck) commit(tx *store.Tx, s *Service, now time.Time, a sekisho.
 		return false, err
 	}
 	if !ok {
-		failures, err := tx.ThrottleFailures("mfa:" + c.user.ID)
-		if err != nil {
-			return false, err
-		}
-		if err := audit(tx, now, a, w.ID, "mfa.verify", sekisho.ResultFailure, c.user.ID, map[string]string{"method": c.method()}); err != nil {
-			return false, err
-		}
-		if failures == mfaHardLimit {
-			ch.notify(s.message(c.user, msgMFALocked, nil))
-			return false, audit(tx, now, sekisho.Actor{Kind: sekisho.ActorSystem}, w.ID, "mfa.locked", sekisho.ResultDenied, c.user.ID, nil)
-		}
-		return false, nil
+		return false, s.factorFailed(tx, now, a, w, c.user, ch, "mfa.verify", c.method())
 	}
 	if err := tx.ThrottleReset("mfa:" + c.user.ID); err != nil {
 		return false, err
@@ -537,6 +526,24 @@ func (c *factorCheck) commit(tx *store.Tx, s *Service, now time.Time, a sekisho.
 		}
 	}
 	return true, nil
+}
+
+// factorFailed records a wrong second-factor code of u (typ is the audit
+// event); the failure that reaches the hard limit blocks TOTP, which the
+// user hears of once, by email.
+func (s *Service) factorFailed(tx *store.Tx, now time.Time, a sekisho.Actor, w *sekisho.Workspace, u *sekisho.User, ch *change, typ, method string) error {
+	failures, err := tx.ThrottleFailures("mfa:" + u.ID)
+	if err != nil {
+		return err
+	}
+	if err := audit(tx, now, a, w.ID, typ, sekisho.ResultFailure, u.ID, map[string]string{"method": method}); err != nil {
+		return err
+	}
+	if failures == mfaHardLimit {
+		ch.notify(s.message(u, msgMFALocked, nil))
+		return audit(tx, now, sekisho.Actor{Kind: sekisho.ActorSystem}, w.ID, "mfa.locked", sekisho.ResultDenied, u.ID, nil)
+	}
+	return nil
 }
 
 // openSeed decrypts an authenticator's TOTP seed, bound to its owner.

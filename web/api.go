@@ -764,22 +764,23 @@ func auditQuery(r *http.Request) (auth.AuditQuery, error) {
 }
 
 type auditJSON struct {
-	ID        int64             `json:"id"`
-	Time      time.Time         `json:"time"`
-	Type      string            `json:"type"`
-	Result    string            `json:"result"`
-	ActorKind string            `json:"actor_kind"`
-	ActorID   string            `json:"actor_id,omitempty"`
-	TargetID  string            `json:"target_id,omitempty"`
-	IP        string            `json:"ip,omitempty"`
-	UserAgent string            `json:"user_agent,omitempty"`
-	Reason    string            `json:"reason,omitempty"`
-	Details   map[string]string `json:"details,omitempty"`
+	ID          int64             `json:"id"`
+	Time        time.Time         `json:"time"`
+	WorkspaceID string            `json:"workspace_id"`
+	Type        string            `json:"type"`
+	Result      string            `json:"result"`
+	ActorKind   string            `json:"actor_kind"`
+	ActorID     string            `json:"actor_id,omitempty"`
+	TargetID    string            `json:"target_id,omitempty"`
+	IP          string            `json:"ip,omitempty"`
+	UserAgent   string            `json:"user_agent,omitempty"`
+	Reason      string            `json:"reason,omitempty"`
+	Details     map[string]string `json:"details,omitempty"`
 }
 
 // ToAuditJSON renders an audit event as the API and the NDJSON export do.
 func ToAuditJSON(e *sekisho.AuditEvent) any {
-	return auditJSON{ID: e.ID, Time: e.Time.UTC(), Type: e.Type, Result: e.Result, ActorKind: string(e.ActorKind), ActorID: e.ActorID,
+	return auditJSON{ID: e.ID, Time: e.Time.UTC(), WorkspaceID: e.WorkspaceID, Type: e.Type, Result: e.Result, ActorKind: string(e.ActorKind), ActorID: e.ActorID,
 		TargetID: e.TargetID, IP: e.IP, UserAgent: e.UserAgent, Reason: e.Reason, Details: e.Details}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sekisho/sekisho"
 	"github.com/sekisho/sekisho/auth"
+	"github.com/sekisho/sekisho/web"
 )
 
 var auditCommand = &command{
@@ -70,7 +71,7 @@ func runAuditExport(ctx context.Context, c *cli, name string, args []string) err
 		enc.SetEscapeHTML(false)
 		var encErr error
 		err := auditPages(ctx, c, a, *slug, "", maxAuditPage, func(e *sekisho.AuditEvent) bool {
-			encErr = enc.Encode(exportedEvent(e))
+			encErr = enc.Encode(web.ToAuditJSON(e)) // the same lines as the API export
 			return encErr == nil
 		})
 		if err != nil {
@@ -108,32 +109,6 @@ func auditPages(ctx context.Context, c *cli, a *app, slug, typ string, pageSize 
 			return nil
 		}
 		q.Cursor = page.NextCursor
-	}
-}
-
-// auditJSON is one line of `audit export`. Its field names are a format
-// that log pipelines parse, so they are spelled out here rather than taken
-// from the Go type.
-type auditJSON struct {
-	ID          int64             `json:"id"`
-	Time        string            `json:"time"`
-	WorkspaceID string            `json:"workspace_id"`
-	Type        string            `json:"type"`
-	Result      string            `json:"result"`
-	ActorKind   string            `json:"actor_kind"`
-	ActorID     string            `json:"actor_id,omitempty"`
-	TargetID    string            `json:"target_id,omitempty"`
-	IP          string            `json:"ip,omitempty"`
-	UserAgent   string            `json:"user_agent,omitempty"`
-	Reason      string            `json:"reason,omitempty"`
-	Details     map[string]string `json:"details,omitempty"`
-}
-
-func exportedEvent(e *sekisho.AuditEvent) auditJSON {
-	return auditJSON{
-		ID: e.ID, Time: e.Time.UTC().Format(time.RFC3339Nano), WorkspaceID: e.WorkspaceID,
-		Type: e.Type, Result: e.Result, ActorKind: string(e.ActorKind), ActorID: e.ActorID,
-		TargetID: e.TargetID, IP: e.IP, UserAgent: e.UserAgent, Reason: e.Reason, Details: e.Details,
 	}
 }
 
