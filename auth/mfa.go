@@ -195,10 +195,11 @@ func (s *Service) StartTOTP(ctx context.Context, a sekisho.Actor, name, accessCo
 }
 
 // ConfirmTOTP confirms a pending authenticator with a code from it. The
-// first factor also issues recovery codes (returned once). The session
-// that confirmed is raised to aal2 — it has just proven both factors — and
-// the user's other sessions are signed out.
-func (s *Service) ConfirmTOTP(ctx context.Context, a sekisho.Actor, id, code string) ([]string, error) {
+// first factor also issues recovery codes (returned once). The user has
+// just proven both factors, so the session moves to aal2 — under a new
+// token, as at sign-in, so that nobody who knew the old one rides along —
+// and every other session of theirs is signed out.
+func (s *Service) ConfirmTOTP(ctx context.Context, a sekisho.Actor, id, code string) (*SignInResult, error) {
 	now := s.now()
 	var check *pendingCheck
 	err := s.update(ctx, func(tx *store.Tx, _ *change) error {
@@ -212,18 +213,25 @@ func (s *Service) ConfirmTOTP(ctx context.Context, a sekisho.Actor, id, code str
 	if err := check.verify(ctx, s, now, code); err != nil {
 		return nil, err
 	}
-	return check.codes, s.update(ctx, func(tx *store.Tx, c *change) error {
+	var res *SignInResult
+	err = s.update(ctx, func(tx *store.Tx, c *change) error {
 		if !check.ok {
 			return check.fail(tx, s, now, a, c)
 		}
 		if err := s.confirmPending(tx, c, now, a, check, ""); err != nil {
 			return err
 		}
-		if _, err := tx.DeleteUserSessions(a.UserID, a.SessionID); err != nil {
+		if _, err := tx.DeleteUserSessions(a.UserID, ""); err != nil {
 			return err
 		}
-		return tx.SetSessionAuth(a.SessionID, sekisho.AAL2, now.UnixMilli())
+		token, sess, err := s.createSession(tx, now, a, check.user, sekisho.AAL2)
+		if err != nil {
+			return err
+		}
+		res = &SignInResult{State: sekisho.StepSignedIn, SessionToken: token, ExpiresAt: sess.ExpiresAt, RecoveryCodes: check.codes}
+		return nil
 	})
+	return res, err
 }
 
 // pendingCheck confirms a pending authenticator, split like factorCheck.

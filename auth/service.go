@@ -190,7 +190,12 @@ func checkOperator(a sekisho.Actor) error {
 	return nil
 }
 
+// truncate shortens a client-supplied header (the user agent) to at most n
+// bytes of valid UTF-8: HTTP allows any byte above 0x7f there, and
+// PostgreSQL refuses to store invalid UTF-8, which would fail the write
+// (and with it the audit event of a failed sign-in).
 func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
 	}

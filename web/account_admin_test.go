@@ -87,7 +87,8 @@ func acctUserList(t *testing.T, d store.Dialect) {
 		e.call("PATCH", "/api/v1/admin/users/"+users[i+1].id, admin, map[string]string{"status": "disabled"}).must(t, 200)
 	}
 	users[4].mfa = true // user03
-	e.enroll(e.signIn("acme", "user03@acme.test", "plover 03 gazebo lantern"), "phone")
+	u03 := e.signIn("acme", "user03@acme.test", "plover 03 gazebo lantern")
+	e.enroll(&u03, "phone")
 
 	idsOf := func(keep func(u user) bool) []string {
 		var ids []string

@@ -189,7 +189,8 @@ func acctPasswordReset(t *testing.T, d store.Dialect) {
 	_, admin := e.workspace("acme")
 	const oldPassword, newPassword = "papaya sundial ferret 2", "cinder hammock violet 8"
 	aliceID := e.invite(admin, "alice@acme.test", "member", oldPassword)
-	seed, _ := e.enroll(e.signIn("acme", "alice@acme.test", oldPassword), "phone")
+	aliceTok := e.signIn("acme", "alice@acme.test", oldPassword)
+	seed, _ := e.enroll(&aliceTok, "phone")
 	acctCreate(e, admin, "dave@acme.test", "", "member") // dave never accepts
 	before := len(e.mail.Messages())
 

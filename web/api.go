@@ -518,11 +518,13 @@ func (s *Server) confirmTOTP(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	codes, err := s.svc.ConfirmTOTP(r.Context(), a, r.PathValue("id"), in.Code)
+	res, err := s.svc.ConfirmTOTP(r.Context(), a, r.PathValue("id"), in.Code)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"confirmed": true, "recovery_codes": codes})
+	// The session moved to aal2 under a new token; the old one is gone.
+	writeJSON(w, http.StatusOK, map[string]any{"confirmed": true, "recovery_codes": res.RecoveryCodes,
+		"session_token": res.SessionToken, "expires_at": res.ExpiresAt.UTC()})
 	return nil
 }
 

@@ -27,7 +27,7 @@ func basicFlow(t *testing.T, d store.Dialect) {
 	if s.str("aal") != "aal1" || s.Body["user"].(map[string]any)["email"] != "alice@acme.test" {
 		t.Fatalf("session: %s", s.Raw)
 	}
-	seed, codes := e.enroll(tok, "phone")
+	seed, codes := e.enroll(&tok, "phone")
 	if len(codes) != 10 {
 		t.Fatalf("got %d recovery codes", len(codes))
 	}

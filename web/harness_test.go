@@ -212,12 +212,14 @@ func (e *env) invite(adminToken, email, role, password string) string {
 }
 
 // enroll adds a TOTP authenticator for the session and returns its seed and
-// the recovery codes the first factor brings.
-func (e *env) enroll(token, name string) (seed []byte, codes []string) {
+// the recovery codes the first factor brings. Confirming moves the session
+// to aal2 under a new token, which replaces *token.
+func (e *env) enroll(token *string, name string) (seed []byte, codes []string) {
 	e.t.Helper()
-	r := e.call("POST", "/api/v1/me/mfa/totp", token, map[string]string{"name": name}).must(e.t, 201)
+	r := e.call("POST", "/api/v1/me/mfa/totp", *token, map[string]string{"name": name}).must(e.t, 201)
 	seed = decodeSeed(e.t, r.str("secret"))
-	c := e.call("POST", "/api/v1/me/mfa/totp/"+r.str("id")+"/confirm", token, map[string]string{"code": totp.Code(seed, totp.StepAt(e.clock.Now()))}).must(e.t, 200)
+	c := e.call("POST", "/api/v1/me/mfa/totp/"+r.str("id")+"/confirm", *token, map[string]string{"code": totp.Code(seed, totp.StepAt(e.clock.Now()))}).must(e.t, 200)
+	*token = c.str("session_token")
 	if list, ok := c.Body["recovery_codes"].([]any); ok {
 		for _, x := range list {
 			codes = append(codes, x.(string))

@@ -64,7 +64,7 @@ func TestMFANoSecretsInLogs(t *testing.T) {
 		plant(st.str("otpauth_uri"))
 		seed := decodeSeed(t, sec)
 		e.call("POST", "/api/v1/me/mfa/totp/"+st.str("id")+"/confirm", tok, map[string]string{"code": mfaWrong(e, seed)}).must(t, 401)
-		c := mfaConfirm(e, tok, st.str("id"), seed).must(t, 200)
+		c := mfaConfirm(e, &tok, st.str("id"), seed).must(t, 200)
 		var codes []string
 		for _, x := range c.Body["recovery_codes"].([]any) {
 			codes = append(codes, plant(x.(string)))
@@ -87,7 +87,7 @@ func TestMFANoSecretsInLogs(t *testing.T) {
 		}
 		id2, seed2 := mfaStart(e, tok2, "tablet", nil)
 		plant(totp.EncodeSecret(seed2))
-		mfaConfirm(e, tok2, id2, seed2).must(t, 200)
+		mfaConfirm(e, &tok2, id2, seed2).must(t, 200)
 		e.call("DELETE", "/api/v1/me/mfa/totp/"+id2, tok2, map[string]string{"password": password}).must(t, 204)
 
 		// Bad requests that carry secrets where they don't belong.

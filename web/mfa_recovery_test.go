@@ -15,7 +15,7 @@ import (
 func TestMFARecoveryCodes(t *testing.T) {
 	mfaEach(t, func(t *testing.T, e *env) {
 		m := mfaNewMember(e, "acme", "alice")
-		seed, codes := e.enroll(m.token, "phone")
+		seed, codes := e.enroll(&m.token, "phone")
 		if len(codes) != 10 {
 			t.Fatalf("%d recovery codes", len(codes))
 		}

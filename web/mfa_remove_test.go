@@ -11,8 +11,8 @@ import (
 func TestMFARemoveNeedsRecentAuth(t *testing.T) {
 	mfaEach(t, func(t *testing.T, e *env) {
 		m := mfaNewMember(e, "acme", "alice")
-		seed, _ := e.enroll(m.token, "phone")
-		seed2, _ := e.enroll(m.token, "tablet")
+		seed, _ := e.enroll(&m.token, "phone")
+		seed2, _ := e.enroll(&m.token, "tablet")
 		tablet := mfaAuthID(e, m.token, "tablet")
 
 		e.clock.Add(6 * time.Minute)
@@ -40,7 +40,7 @@ func TestMFARemoveNeedsRecentAuth(t *testing.T) {
 			t.Fatalf("after removing the tablet: %v", got)
 		}
 		// And lasts a few minutes: no proof needed right after.
-		e.enroll(m.token, "spare")
+		e.enroll(&m.token, "spare")
 		e.call("DELETE", "/api/v1/me/mfa/totp/"+mfaAuthID(e, m.token, "spare"), m.token, nil).must(t, 204)
 
 		// So is a password.
@@ -62,7 +62,7 @@ func TestMFARemoveNeedsRecentAuth(t *testing.T) {
 func TestMFADeviceReplacement(t *testing.T) {
 	mfaEach(t, func(t *testing.T, e *env) {
 		m := mfaNewMember(e, "acme", "alice")
-		oldSeed, codes := e.enroll(m.token, "old phone")
+		oldSeed, codes := e.enroll(&m.token, "old phone")
 		tok := m.token
 		atLeastOne := func(step string) {
 			t.Helper()
@@ -103,7 +103,7 @@ func TestMFADeviceReplacement(t *testing.T) {
 			t.Fatalf("%d mails for a pending authenticator", n)
 		}
 		e.clock.Add(40 * time.Second) // the user scans the code
-		mfaConfirm(e, tok, id, newSeed).must(t, 200)
+		mfaConfirm(e, &tok, id, newSeed).must(t, 200)
 		atLeastOne("new phone confirmed")
 		once("adding", mfaSubjectAdded, "mfa.enrolled", enrolled)
 		signedOut("adding", other)
@@ -139,7 +139,7 @@ func TestMFADeviceReplacement(t *testing.T) {
 		e.signIn("acme", m.email, m.password)
 
 		// Enrolling again brings a new set; the old codes stay dead.
-		againSeed, again := e.enroll(tok, "again")
+		againSeed, again := e.enroll(&tok, "again")
 		if len(again) != 10 {
 			t.Fatalf("%d recovery codes on enrolling again", len(again))
 		}
@@ -165,8 +165,8 @@ func TestMFARemoveRefusedWhileRequired(t *testing.T) {
 	mfaEach(t, func(t *testing.T, e *env) {
 		wsID, admin := e.workspace("acme")
 		m := mfaJoin(e, "acme", wsID, admin, "alice")
-		e.enroll(m.token, "phone")
-		e.enroll(admin, "admin phone") // an admin without MFA may not require it
+		e.enroll(&m.token, "phone")
+		e.enroll(&admin, "admin phone") // an admin without MFA may not require it
 		e.call("PATCH", "/api/v1/admin/workspace", admin, map[string]any{"require_mfa": true}).must(t, 200)
 
 		phone := mfaAuthID(e, m.token, "phone")
@@ -176,7 +176,7 @@ func TestMFARemoveRefusedWhileRequired(t *testing.T) {
 				t.Fatalf("DELETE %s: %s", path, r.Raw)
 			}
 		}
-		e.enroll(m.token, "tablet")
+		e.enroll(&m.token, "tablet")
 		e.call("DELETE", "/api/v1/me/mfa/totp/"+phone, m.token, nil).must(t, 204)
 		e.call("DELETE", "/api/v1/me/mfa/totp/"+mfaAuthID(e, m.token, "tablet"), m.token, nil).must(t, 409)
 		if got := mfaConfirmed(mfaStatus(e, m.token)); !slices.Equal(got, []string{"tablet"}) {

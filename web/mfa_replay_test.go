@@ -27,7 +27,7 @@ func TestMFAReplayAcrossInstances(t *testing.T) {
 			envs := []*env{e, e2}
 
 			m := mfaNewMember(e, "acme", "alice")
-			seed, _ := e.enroll(m.token, "phone")
+			seed, _ := e.enroll(&m.token, "phone")
 			flows := mfaFlows(t, m, envs, 20)
 			code := e.code(seed)
 			var bodies []map[string]string

@@ -96,7 +96,7 @@ func mfaDatabaseBytes(t *testing.T, e *env) []byte {
 func TestMFASecretsAtRest(t *testing.T) {
 	mfaEach(t, func(t *testing.T, e *env) {
 		m := mfaNewMember(e, "acme", "alice")
-		seed, _ := e.enroll(m.token, "phone")
+		seed, _ := e.enroll(&m.token, "phone")
 		_, pending := mfaStart(e, m.token, "pending", nil)
 		m.signInTOTP(seed)
 		raw := mfaDatabaseBytes(t, e)
@@ -120,8 +120,8 @@ func TestMFASealedSecretBoundToRow(t *testing.T) {
 		wsID, admin := e.workspace("acme")
 		alice := mfaJoin(e, "acme", wsID, admin, "alice")
 		bob := mfaJoin(e, "acme", wsID, admin, "bob")
-		aliceSeed, _ := e.enroll(alice.token, "phone")
-		bobSeed, bobCodes := e.enroll(bob.token, "phone")
+		aliceSeed, _ := e.enroll(&alice.token, "phone")
+		bobSeed, bobCodes := e.enroll(&bob.token, "phone")
 		aliceAuth, bobAuth := mfaAuthID(e, alice.token, "phone"), mfaAuthID(e, bob.token, "phone")
 
 		ctx := context.Background()

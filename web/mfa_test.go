@@ -173,10 +173,16 @@ func mfaStart(e *env, token, name string, extra map[string]string) (id string, s
 	return r.str("id"), decodeSeed(e.t, r.str("secret"))
 }
 
-// mfaConfirm confirms enrollment id with the current code of seed.
-func mfaConfirm(e *env, token, id string, seed []byte) resp {
+// mfaConfirm confirms enrollment id with the current code of seed. On
+// success the session moves to aal2 under a new token, which replaces
+// *token.
+func mfaConfirm(e *env, token *string, id string, seed []byte) resp {
 	e.t.Helper()
-	return e.call("POST", "/api/v1/me/mfa/totp/"+id+"/confirm", token, map[string]string{"code": totp.Code(seed, totp.StepAt(e.clock.Now()))})
+	r := e.call("POST", "/api/v1/me/mfa/totp/"+id+"/confirm", *token, map[string]string{"code": totp.Code(seed, totp.StepAt(e.clock.Now()))})
+	if r.Status == 200 {
+		*token = r.str("session_token")
+	}
+	return r
 }
 
 // mfaMails counts the messages to address with subject (any subject if
@@ -405,7 +411,7 @@ func TestMFAEnrollment(t *testing.T) {
 			t.Fatalf("after wrong codes: %s", st.Raw)
 		}
 
-		c := mfaConfirm(e, m.token, id, seed).must(t, 200)
+		c := mfaConfirm(e, &m.token, id, seed).must(t, 200)
 		codes := c.Body["recovery_codes"].([]any)
 		seen := map[string]bool{}
 		for _, x := range codes {
@@ -427,7 +433,7 @@ func TestMFAEnrollment(t *testing.T) {
 
 		// A second, named authenticator brings no new recovery codes.
 		id2, seed2 := mfaStart(e, m.token, "tablet", nil)
-		c2 := mfaConfirm(e, m.token, id2, seed2).must(t, 200)
+		c2 := mfaConfirm(e, &m.token, id2, seed2).must(t, 200)
 		if list, _ := c2.Body["recovery_codes"].([]any); len(list) != 0 {
 			t.Fatalf("second authenticator issued codes: %s", c2.Raw)
 		}
@@ -442,7 +448,7 @@ func TestMFAEnrollment(t *testing.T) {
 		// A pending authenticator expires after 15 minutes.
 		id3, seed3 := mfaStart(e, m.token, "late", map[string]string{"password": m.password})
 		e.clock.Add(16 * time.Minute)
-		late := mfaConfirm(e, m.token, id3, seed3).must(t, 409)
+		late := mfaConfirm(e, &m.token, id3, seed3).must(t, 409)
 		if late.code() != "enrollment_expired" {
 			t.Fatalf("late confirm: %s", late.Raw)
 		}
@@ -487,7 +493,7 @@ func TestMFAOathtoolInterop(t *testing.T) {
 		m := mfaNewMember(e, "acme", "alice")
 		r := e.call("POST", "/api/v1/me/mfa/totp", m.token, map[string]string{"name": "oathtool"}).must(t, 201)
 		sec := r.str("secret")
-		e.call("POST", "/api/v1/me/mfa/totp/"+r.str("id")+"/confirm", m.token, map[string]string{"code": oath(t, e, sec)}).must(t, 200)
+		m.token = e.call("POST", "/api/v1/me/mfa/totp/"+r.str("id")+"/confirm", m.token, map[string]string{"code": oath(t, e, sec)}).must(t, 200).str("session_token")
 		for range 3 {
 			e.clock.Add(totp.Period + 7*time.Second)
 			flow := m.passwordStep()
@@ -505,7 +511,7 @@ func TestMFAOathtoolInterop(t *testing.T) {
 func TestMFACodeWindow(t *testing.T) {
 	mfaEach(t, func(t *testing.T, e *env) {
 		m := mfaNewMember(e, "acme", "alice")
-		seed, _ := e.enroll(m.token, "phone")
+		seed, _ := e.enroll(&m.token, "phone")
 		step := totp.StepAt(e.clock.Now())
 
 		// The code that confirmed enrollment, still in its step.
@@ -541,7 +547,7 @@ func TestMFASessionTokens(t *testing.T) {
 	mfaEach(t, func(t *testing.T, e *env) {
 		m := mfaNewMember(e, "acme", "alice")
 		aal1 := m.token
-		seed, _ := e.enroll(m.token, "phone")
+		seed, _ := e.enroll(&m.token, "phone")
 
 		flow := m.passwordStep()
 		e.call("GET", "/api/v1/session", flow, nil).must(t, 401)

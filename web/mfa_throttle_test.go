@@ -12,7 +12,7 @@ import (
 func TestMFAFlowDiesAfterFiveWrongCodes(t *testing.T) {
 	mfaEach(t, func(t *testing.T, e *env) {
 		m := mfaNewMember(e, "acme", "alice")
-		seed, _ := e.enroll(m.token, "phone")
+		seed, _ := e.enroll(&m.token, "phone")
 		flow := m.passwordStep()
 		for i := 1; i <= 5; i++ {
 			r := m.second(flow, mfaWrong(e, seed)).must(t, 401)
@@ -40,7 +40,7 @@ func TestMFAFlowDiesAfterFiveWrongCodes(t *testing.T) {
 func TestMFABackoffAcrossFlows(t *testing.T) {
 	mfaEach(t, func(t *testing.T, e *env) {
 		m := mfaNewMember(e, "acme", "alice")
-		seed, _ := e.enroll(m.token, "phone")
+		seed, _ := e.enroll(&m.token, "phone")
 		e.clock.Add(totp.Period)
 
 		for f := range 2 {
@@ -81,7 +81,7 @@ func TestMFAParallelGuessesCounted(t *testing.T) {
 	const free = 10
 	mfaEach(t, func(t *testing.T, e *env) {
 		m := mfaNewMember(e, "acme", "alice")
-		seed, _ := e.enroll(m.token, "phone")
+		seed, _ := e.enroll(&m.token, "phone")
 		e.clock.Add(totp.Period)
 		// Four guesses a flow: even if all of one flow's were evaluated, it
 		// would not reach the five that end it, so every answer comes from
@@ -106,7 +106,7 @@ func TestMFAParallelGuessesCounted(t *testing.T) {
 func TestMFAHardLimit(t *testing.T) {
 	mfaEach(t, func(t *testing.T, e *env) {
 		m := mfaNewMember(e, "acme", "alice")
-		seed, codes := e.enroll(m.token, "phone")
+		seed, codes := e.enroll(&m.token, "phone")
 		e.mail.Reset()
 
 		// Each backoff is waited out: first by the wait the last one took,

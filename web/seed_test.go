@@ -126,6 +126,7 @@ func (w *seedWorld) enrollSettings(p *seedPerson, name, accessCode string) []str
 		w.t.Fatalf("otpauth_uri: %s", r.Raw)
 	}
 	c := w.e.call("POST", "/api/v1/me/mfa/totp/"+r.str("id")+"/confirm", p.token, map[string]string{"code": w.e.code(seed)}).must(w.t, 200)
+	p.token = c.str("session_token") // aal2 under a new token
 	p.seed, p.authID = seed, r.str("id")
 	codes := seedStrings(c.Body["recovery_codes"])
 	if len(codes) > 0 {
@@ -1019,7 +1020,7 @@ func seedAttacker(w *seedWorld) {
 		en := e.call("POST", "/api/v1/me/mfa/totp", v.token, map[string]string{"name": "phone"}).must(t, 201)
 		seed := decodeSeed(t, en.str("secret"))
 		c := e.code(seed)
-		e.call("POST", "/api/v1/me/mfa/totp/"+en.str("id")+"/confirm", v.token, map[string]string{"code": c}).must(t, 200)
+		v.token = e.call("POST", "/api/v1/me/mfa/totp/"+en.str("id")+"/confirm", v.token, map[string]string{"code": c}).must(t, 200).str("session_token")
 		r = w.signInStart(v)
 		if rr := e.call("POST", "/api/v1/sign-in/mfa", "", map[string]string{"flow_token": r.str("flow_token"), "code": c}).must(t, 401); rr.code() != "invalid_code" {
 			t.Fatalf("enrollment code reused to sign in: %s", rr.Raw)
@@ -1080,11 +1081,11 @@ func TestSeedRequireMFAOnlyWithMFA(t *testing.T) {
 
 			without := func(want ...string) {
 				t.Helper()
-				ws := e.call("GET", "/api/v1/admin/workspace", tok, nil).must(t, 200)
+				ws := e.call("GET", "/api/v1/admin/workspace", w.admin.token, nil).must(t, 200)
 				if ws.Body["users_without_mfa"] != float64(len(want)) {
 					t.Fatalf("users_without_mfa: %s, want %d", ws.Raw, len(want))
 				}
-				l := e.call("GET", "/api/v1/admin/users?mfa=disabled", tok, nil).must(t, 200)
+				l := e.call("GET", "/api/v1/admin/users?mfa=disabled", w.admin.token, nil).must(t, 200)
 				var ids []string
 				for _, u := range l.Body["users"].([]any) {
 					ids = append(ids, u.(map[string]any)["id"].(string))
@@ -1097,12 +1098,12 @@ func TestSeedRequireMFAOnlyWithMFA(t *testing.T) {
 			}
 			without(w.admin.id, bob.id, carol)
 			m := w.mark()
-			r = e.call("PATCH", "/api/v1/admin/workspace", tok, map[string]any{"require_mfa": true, "mfa_grace_days": 7, "password": adminPassword}).must(t, 409)
+			r = e.call("PATCH", "/api/v1/admin/workspace", w.admin.token, map[string]any{"require_mfa": true, "mfa_grace_days": 7, "password": adminPassword}).must(t, 409)
 			if r.code() != "admin_mfa_required" {
 				t.Fatalf("require MFA without MFA: %s", r.Raw)
 			}
 			w.mailedNone(m)
-			if ws := e.call("GET", "/api/v1/admin/workspace", tok, nil).must(t, 200); ws.Body["require_mfa"] != false {
+			if ws := e.call("GET", "/api/v1/admin/workspace", w.admin.token, nil).must(t, 200); ws.Body["require_mfa"] != false {
 				t.Fatalf("policy changed: %s", ws.Raw)
 			}
 			// With MFA of their own, the admin may.
