@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sekisho/sekisho"
 )
@@ -93,6 +95,13 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err != nil {
 		return err
 	}
+	// encoding/json would turn invalid UTF-8 into U+FFFD, so that two
+	// different passwords or codes could compare equal; and PostgreSQL
+	// refuses NUL in text, which JSON writes \u0000 (the test also refuses
+	// that text escaped as \\u0000, which no field needs).
+	if !utf8.Valid(body) || bytes.Contains(body, []byte(`\u0000`)) {
+		return sekisho.Errorf(sekisho.KindInvalid, "invalid_json", "The request body must be UTF-8 text without NUL characters.")
+	}
 	if len(strings.TrimSpace(string(body))) == 0 {
 		body = []byte("{}")
 	}
@@ -118,8 +127,11 @@ func jsonError(err error) error {
 		if typ.Field == "" {
 			return sekisho.Errorf(sekisho.KindInvalid, "invalid_json", "The request body must be a JSON object.")
 		}
-		e := sekisho.Errorf(sekisho.KindInvalid, "invalid_field_type", "The field %q must be a %s.", typ.Field, jsonType(typ.Type.String()))
-		e.Field = typ.Field
+		// Bodies are flat objects, but Go names a field promoted from an
+		// embedded struct (proof) by its path, which is not the wire name.
+		field := typ.Field[strings.LastIndexByte(typ.Field, '.')+1:]
+		e := sekisho.Errorf(sekisho.KindInvalid, "invalid_field_type", "The field %q must be a %s.", field, jsonType(typ.Type.String()))
+		e.Field = field
 		return e
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)

@@ -69,6 +69,3 @@ func (s *Server) routes() {
 	s.mux.Handle("/api/", s.public(s.notFound))
 	s.pageRoutes()
 }
-
-// pageRoutes registers the web pages (pages.go).
-func (s *Server) pageRoutes() {}
