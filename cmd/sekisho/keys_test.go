@@ -143,9 +143,9 @@ func TestKeysRotateReencrypts(t *testing.T) {
 		t.Fatal(err)
 	}
 	actor := sekisho.Actor{Kind: sekisho.ActorUser, UserID: u.ID, WorkspaceID: w.ID, Role: u.Role, AuthTime: time.Now()}
-	codes, err := b.svc.ConfirmTOTP(t.Context(), actor, enrollment.ID, totp.Code(seed, totp.StepAt(time.Now())))
-	if err != nil || len(codes) == 0 {
-		t.Fatalf("confirming the re-encrypted authenticator: %v (%d recovery codes)", err, len(codes))
+	res, err := b.svc.ConfirmTOTP(t.Context(), actor, enrollment.ID, totp.Code(seed, totp.StepAt(time.Now())))
+	if err != nil || len(res.RecoveryCodes) == 0 {
+		t.Fatalf("confirming the re-encrypted authenticator: %v (%+v)", err, res)
 	}
 	b.close()
 
