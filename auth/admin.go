@@ -69,7 +69,7 @@ func decodeCursor(c string) (string, error) {
 // workspace) or ErrForbidden (a member).
 func (s *Service) ListUsers(ctx context.Context, a sekisho.Actor, workspaceID string, q UserQuery) (*UserPage, error) {
 	if err := sekisho.CanAdminister(a, workspaceID); err != nil {
-		return nil, err
+		return nil, s.refuse(ctx, a, "users.list", "", err)
 	}
 	f := store.UserFilter{WorkspaceID: workspaceID, Query: strings.TrimSpace(q.Q)}
 	if q.Role != "" {
@@ -128,7 +128,7 @@ type UserDetail struct {
 // GetUser returns user id of workspaceID with their MFA state.
 func (s *Service) GetUser(ctx context.Context, a sekisho.Actor, workspaceID, id string) (*UserDetail, error) {
 	if err := sekisho.CanAdminister(a, workspaceID); err != nil {
-		return nil, err
+		return nil, s.refuse(ctx, a, "user.view", id, err)
 	}
 	now := s.now()
 	var d UserDetail
@@ -173,14 +173,14 @@ func (s *Service) CreateUser(ctx context.Context, a sekisho.Actor, workspaceID s
 		return nil, "", err
 	}
 	if err := sekisho.CanAdminister(a, workspaceID); err != nil {
-		return nil, "", err
+		return nil, "", s.refuse(ctx, a, "user.create", "", err)
 	}
 	role := sekisho.Role(n.Role)
 	if n.Role == "" {
 		role = sekisho.RoleMember
 	}
 	if err := sekisho.CanAssignRole(a, role); err != nil {
-		return nil, "", err
+		return nil, "", s.refuse(ctx, a, "user.create", "", err)
 	}
 	email, err := NormalizeEmail(n.Email)
 	if err != nil {
@@ -220,7 +220,7 @@ func (s *Service) UpdateUser(ctx context.Context, a sekisho.Actor, workspaceID, 
 		return nil, err
 	}
 	if err := sekisho.CanAdminister(a, workspaceID); err != nil {
-		return nil, err
+		return nil, s.refuse(ctx, a, "user.update", id, err)
 	}
 	var name string
 	if p.Name != nil {
@@ -231,7 +231,7 @@ func (s *Service) UpdateUser(ctx context.Context, a sekisho.Actor, workspaceID, 
 	}
 	if p.Role != nil {
 		if err := sekisho.CanAssignRole(a, sekisho.Role(*p.Role)); err != nil {
-			return nil, err
+			return nil, s.refuse(ctx, a, "user.update", id, err)
 		}
 	}
 	now := s.now()
@@ -245,7 +245,7 @@ func (s *Service) UpdateUser(ctx context.Context, a sekisho.Actor, workspaceID, 
 			return notFound(err, sekisho.ErrNotFound)
 		}
 		if err := sekisho.CanManageUser(a, u); err != nil {
-			return err
+			return deny(tx, now, a, "user.update", u.ID, err)
 		}
 		role, status := u.Role, u.Status
 		if p.Role != nil {
@@ -254,7 +254,7 @@ func (s *Service) UpdateUser(ctx context.Context, a sekisho.Actor, workspaceID, 
 		if p.Status != nil && sekisho.Status(*p.Status) != u.Status {
 			status = sekisho.Status(*p.Status)
 			if err := sekisho.CanChangeStatus(a, u, status); err != nil {
-				return err
+				return deny(tx, now, a, "user.update", u.ID, err)
 			}
 		}
 		if err := keepsAnAdmin(tx, u, role, status); err != nil {
@@ -333,7 +333,7 @@ func (s *Service) DeleteUser(ctx context.Context, a sekisho.Actor, workspaceID, 
 		return err
 	}
 	if err := sekisho.CanAdminister(a, workspaceID); err != nil {
-		return err
+		return s.refuse(ctx, a, "user.delete", id, err)
 	}
 	now := s.now()
 	return s.update(ctx, func(tx *store.Tx, _ *change) error {
@@ -345,7 +345,7 @@ func (s *Service) DeleteUser(ctx context.Context, a sekisho.Actor, workspaceID, 
 			return notFound(err, sekisho.ErrNotFound)
 		}
 		if err := sekisho.CanDeleteUser(a, u); err != nil {
-			return err
+			return deny(tx, now, a, "user.delete", u.ID, err)
 		}
 		if err := keepsAnAdmin(tx, u, sekisho.RoleMember, sekisho.StatusDisabled); err != nil {
 			return err
@@ -367,7 +367,7 @@ func (s *Service) ResetMFA(ctx context.Context, a sekisho.Actor, workspaceID, id
 		return "", err
 	}
 	if err := sekisho.CanAdminister(a, workspaceID); err != nil {
-		return "", err
+		return "", s.refuse(ctx, a, "mfa.reset", id, err)
 	}
 	now := s.now()
 	if err := sekisho.RequireRecentAuth(a, now); err != nil {
@@ -384,7 +384,7 @@ func (s *Service) ResetMFA(ctx context.Context, a sekisho.Actor, workspaceID, id
 			return notFound(err, sekisho.ErrNotFound)
 		}
 		if err := sekisho.CanResetMFA(a, u); err != nil {
-			return err
+			return deny(tx, now, a, "mfa.reset", u.ID, err)
 		}
 		n, err := tx.DeleteAuthenticators(u.ID)
 		if err != nil {
@@ -434,7 +434,7 @@ type WorkspacePolicy struct {
 // GetWorkspace returns workspaceID's policy.
 func (s *Service) GetWorkspace(ctx context.Context, a sekisho.Actor, workspaceID string) (*WorkspacePolicy, error) {
 	if err := sekisho.CanAdminister(a, workspaceID); err != nil {
-		return nil, err
+		return nil, s.refuse(ctx, a, "workspace.view", "", err)
 	}
 	var p WorkspacePolicy
 	err := s.view(ctx, func(tx *store.Tx) error {
@@ -467,7 +467,7 @@ func (s *Service) UpdateWorkspace(ctx context.Context, a sekisho.Actor, workspac
 		return nil, err
 	}
 	if err := sekisho.CanChangePolicy(a, workspaceID); err != nil {
-		return nil, err
+		return nil, s.refuse(ctx, a, "workspace.policy_changed", "", err)
 	}
 	now := s.now()
 	if err := sekisho.RequireRecentAuth(a, now); err != nil {
@@ -607,7 +607,7 @@ type AuditPage struct {
 // AuditEvents returns a page of workspaceID's audit log.
 func (s *Service) AuditEvents(ctx context.Context, a sekisho.Actor, workspaceID string, q AuditQuery) (*AuditPage, error) {
 	if err := sekisho.CanAdminister(a, workspaceID); err != nil {
-		return nil, err
+		return nil, s.refuse(ctx, a, "audit.read", "", err)
 	}
 	f := store.AuditFilter{WorkspaceID: workspaceID, ActorID: q.Actor, TargetID: q.Target, Type: q.Type}
 	for _, v := range []string{q.Actor, q.Target, q.Type} {
@@ -654,7 +654,7 @@ func (s *Service) AuditEvents(ctx context.Context, a sekisho.Actor, workspaceID 
 // UserByEmail finds a user of workspaceID for the operator CLI.
 func (s *Service) UserByEmail(ctx context.Context, a sekisho.Actor, workspaceID, email string) (*sekisho.User, error) {
 	if err := sekisho.CanAdminister(a, workspaceID); err != nil {
-		return nil, err
+		return nil, s.refuse(ctx, a, "user.view", "", err)
 	}
 	email, err := NormalizeEmail(email)
 	if err != nil {

@@ -181,6 +181,37 @@ func audit(tx *store.Tx, now time.Time, a sekisho.Actor, workspaceID, typ, resul
 	return tx.AddAuditEvent(e)
 }
 
+// refusal reports whether err is a permission denial worth an audit
+// event: a signed-in user asking for what their role or session may not
+// do. A stale re-authentication is routine and not recorded.
+func refusal(a sekisho.Actor, err error) bool {
+	return a.Kind == sekisho.ActorUser && sekisho.KindOf(err) == sekisho.KindForbidden &&
+		sekisho.CodeOf(err) != sekisho.ErrReauthRequired.Code
+}
+
+// deny records a refused action (typ) inside the transaction that refused
+// it and answers with err; the transaction commits so that the record
+// stays.
+func deny(tx *store.Tx, now time.Time, a sekisho.Actor, typ, targetID string, err error) error {
+	if !refusal(a, err) {
+		return err
+	}
+	if aerr := audit(tx, now, a, a.WorkspaceID, typ, sekisho.ResultDenied, targetID, map[string]string{"reason": sekisho.CodeOf(err)}); aerr != nil {
+		return aerr
+	}
+	return commitThen(err)
+}
+
+// refuse records a refusal decided before any transaction, and answers
+// with err.
+func (s *Service) refuse(ctx context.Context, a sekisho.Actor, typ, targetID string, err error) error {
+	if !refusal(a, err) {
+		return err
+	}
+	now := s.now()
+	return s.update(ctx, func(tx *store.Tx, _ *change) error { return deny(tx, now, a, typ, targetID, err) })
+}
+
 // checkOperator refuses operator actions without a reason: the support
 // team's every action must say why in the audit log.
 func checkOperator(a sekisho.Actor) error {
