@@ -25,6 +25,12 @@ func (tx *Tx) CreateSession(s *sekisho.Session, tokenHash string) error {
 	return mapErr(err)
 }
 
+const sessionByTokenSQL = `SELECT ` + sessionColumns + `,
+	u.id, u.workspace_id, u.email, u.name, u.locale, u.role, u.status, u.has_mfa, u.mfa_reset_at, u.joined_at, u.created_at, u.updated_at,
+	w.id, w.slug, w.name, w.require_mfa, w.mfa_grace_days, w.mfa_enforced_since, w.reset_requires_access_code, w.created_at
+	FROM sessions s JOIN users u ON u.id = s.user_id JOIN workspaces w ON w.id = u.workspace_id
+	WHERE s.token_hash = ?`
+
 // SessionByToken returns the session stored under tokenHash together with
 // its user and workspace, in one query on the read pool: the session check
 // that apps make on every request.
@@ -38,11 +44,15 @@ func (db *DB) SessionByToken(ctx context.Context, tokenHash string) (*sekisho.Se
 	dest := append(sessionDest(&s, &st),
 		&u.ID, &u.WorkspaceID, &u.Email, &u.Name, &u.Locale, &u.Role, &u.Status, &u.HasMFA, &reset, &joined, &ucreated, &uupdated,
 		&w.ID, &w.Slug, &w.Name, &w.RequireMFA, &w.MFAGraceDays, &enforced, &w.ResetRequiresAccessCode, &wcreated)
-	err := db.read.QueryRowContext(ctx, db.q(`SELECT `+sessionColumns+`,
-		u.id, u.workspace_id, u.email, u.name, u.locale, u.role, u.status, u.has_mfa, u.mfa_reset_at, u.joined_at, u.created_at, u.updated_at,
-		w.id, w.slug, w.name, w.require_mfa, w.mfa_grace_days, w.mfa_enforced_since, w.reset_requires_access_code, w.created_at
-		FROM sessions s JOIN users u ON u.id = s.user_id JOIN workspaces w ON w.id = u.workspace_id
-		WHERE s.token_hash = ?`), tokenHash).Scan(dest...)
+	var row *sql.Row
+	if st, err := db.prepared(ctx, sessionByTokenSQL); err != nil {
+		return nil, nil, nil, err
+	} else if st != nil {
+		row = st.QueryRowContext(ctx, tokenHash)
+	} else {
+		row = db.read.QueryRowContext(ctx, db.q(sessionByTokenSQL), tokenHash)
+	}
+	err := row.Scan(dest...)
 	if err != nil {
 		return nil, nil, nil, mapErr(err)
 	}

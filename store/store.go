@@ -46,6 +46,7 @@ type DB struct {
 	read  *sql.DB
 
 	rebound sync.Map // query with ? → query with $n (PostgreSQL)
+	stmts   sync.Map // query → *sql.Stmt on the read pool (SQLite)
 }
 
 // SQLiteFile is the database file's name inside the data folder.
@@ -130,6 +131,7 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close closes every connection.
 func (db *DB) Close() error {
+	db.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -188,8 +190,33 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn fun
 	return nil
 }
 
-// Now returns the transaction's context, for callers that need it.
+// Context returns the transaction's context.
 func (tx *Tx) Context() context.Context { return tx.ctx }
+
+// prepared returns the read pool's prepared statement for query,
+// preparing it once, for the hot lookups made outside any transaction:
+// SQLite spends most of such a lookup parsing its SQL (database/sql then
+// prepares it again once per connection). It returns nil on PostgreSQL,
+// whose pgx driver already caches statements per connection by text.
+// Never call it inside a transaction: preparing takes a connection of its
+// own, and on SQLite's single writer that would wait forever.
+func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if db.dialect != SQLite {
+		return nil, nil
+	}
+	if v, ok := db.stmts.Load(query); ok {
+		return v.(*sql.Stmt), nil
+	}
+	st, err := db.read.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if v, loaded := db.stmts.LoadOrStore(query, st); loaded {
+		st.Close() // another goroutine prepared it first
+		return v.(*sql.Stmt), nil
+	}
+	return st, nil
+}
 
 // q rewrites a query written with ? placeholders for the dialect.
 func (db *DB) q(query string) string {
