@@ -125,8 +125,9 @@ var (
 // user must show it before enrolling a new factor, so that someone who only
 // knows the password cannot enroll their own phone after a reset. Guesses
 // count against a throttle of their own (a wrong code answers through
-// commitThen, so the count sticks); spend uses the code up.
-func checkAccessCode(tx *store.Tx, now time.Time, userID, code string, spend bool) error {
+// commitThen, so the count sticks). The code is used up when the new
+// factor is confirmed (confirmPending).
+func checkAccessCode(tx *store.Tx, now time.Time, userID, code string) error {
 	pending, err := tx.HasToken(userID, store.PurposeAccessCode, now.UnixMilli())
 	if err != nil || !pending {
 		return err
@@ -152,13 +153,7 @@ func checkAccessCode(tx *store.Tx, now time.Time, userID, code string, spend boo
 	} else if err != nil {
 		return err
 	}
-	if err := tx.ThrottleReset(key); err != nil {
-		return err
-	}
-	if spend {
-		_, err = tx.UseToken(h, store.PurposeAccessCode, now.UnixMilli())
-	}
-	return err
+	return tx.ThrottleReset(key)
 }
 
 // StartTOTP begins adding an authenticator app from account settings. It
@@ -185,7 +180,7 @@ func (s *Service) StartTOTP(ctx context.Context, a sekisho.Actor, name, accessCo
 		if err != nil {
 			return err
 		}
-		if err := checkAccessCode(tx, now, u.ID, accessCode, false); err != nil {
+		if err := checkAccessCode(tx, now, u.ID, accessCode); err != nil {
 			return err
 		}
 		e, err = s.newPendingTOTP(tx, now, w, u, name)
@@ -218,7 +213,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, a sekisho.Actor, id, code str
 		if !check.ok {
 			return check.fail(tx, s, now, a, c)
 		}
-		if err := s.confirmPending(tx, c, now, a, check, ""); err != nil {
+		if err := s.confirmPending(tx, c, now, a, check); err != nil {
 			return err
 		}
 		if _, err := tx.DeleteUserSessions(a.UserID, ""); err != nil {
@@ -306,17 +301,11 @@ func (c *pendingCheck) fail(tx *store.Tx, s *Service, now time.Time, a sekisho.A
 	return commitThen(sekisho.ErrInvalidCode)
 }
 
-// confirmPending makes the checked authenticator a factor of its user.
-func (s *Service) confirmPending(tx *store.Tx, ch *change, now time.Time, a sekisho.Actor, c *pendingCheck, accessCode string) error {
-	if accessCode != "" {
-		if err := checkAccessCode(tx, now, c.user.ID, accessCode, true); err != nil {
-			return err
-		}
-	}
-	// A pending access code was checked when this authenticator was made
-	// (StartTOTP, SignInEnroll; a reset deletes any made before it), so
-	// the confirmation need not repeat it — account settings can't — and
-	// only uses it up.
+// confirmPending makes the checked authenticator a factor of its user. A
+// pending access code was checked when the authenticator was made
+// (StartTOTP, SignInEnroll; a reset deletes any made before it), so the
+// confirmation only uses the code up.
+func (s *Service) confirmPending(tx *store.Tx, ch *change, now time.Time, a sekisho.Actor, c *pendingCheck) error {
 	if err := tx.DeleteTokens(c.user.ID, store.PurposeAccessCode); err != nil {
 		return err
 	}
@@ -370,7 +359,7 @@ func (s *Service) SignInEnroll(ctx context.Context, flowToken, accessCode string
 		if _, err := tx.LockWorkspace(fs.user.WorkspaceID); err != nil { // as in StartTOTP
 			return err
 		}
-		if err := checkAccessCode(tx, now, fs.user.ID, accessCode, false); err != nil {
+		if err := checkAccessCode(tx, now, fs.user.ID, accessCode); err != nil {
 			if sekisho.CodeOf(err) == errInvalidAccessCode.Code {
 				// A wrong code also counts against this flow's five tries.
 				ferr := flowFailure(tx, fs.hash)
@@ -395,7 +384,7 @@ func (s *Service) SignInEnroll(ctx context.Context, flowToken, accessCode string
 
 // SignInEnrollConfirm confirms the forced enrollment with a code and signs
 // the user in at aal2, returning their new recovery codes.
-func (s *Service) SignInEnrollConfirm(ctx context.Context, a sekisho.Actor, flowToken, code, accessCode string) (*SignInResult, error) {
+func (s *Service) SignInEnrollConfirm(ctx context.Context, a sekisho.Actor, flowToken, code string) (*SignInResult, error) {
 	now := s.now()
 	var fs *flowState
 	var check *pendingCheck
@@ -429,7 +418,7 @@ func (s *Service) SignInEnrollConfirm(ctx context.Context, a sekisho.Actor, flow
 		} else if !done {
 			return sekisho.ErrInvalidFlow
 		}
-		if err := s.confirmPending(tx, c, now, a, check, accessCode); err != nil {
+		if err := s.confirmPending(tx, c, now, a, check); err != nil {
 			return err
 		}
 		token, sess, err := s.createSession(tx, now, a, fs.user, sekisho.AAL2)

@@ -293,14 +293,13 @@ func (s *Server) signInEnroll(w http.ResponseWriter, r *http.Request, a sekisho.
 
 func (s *Server) signInEnrollConfirm(w http.ResponseWriter, r *http.Request, a sekisho.Actor) error {
 	var in struct {
-		FlowToken  string `json:"flow_token"`
-		Code       string `json:"code"`
-		AccessCode string `json:"access_code"`
+		FlowToken string `json:"flow_token"`
+		Code      string `json:"code"`
 	}
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	res, err := s.svc.SignInEnrollConfirm(r.Context(), a, in.FlowToken, in.Code, in.AccessCode)
+	res, err := s.svc.SignInEnrollConfirm(r.Context(), a, in.FlowToken, in.Code)
 	if err != nil {
 		return err
 	}

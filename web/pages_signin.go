@@ -233,7 +233,6 @@ func (s *Server) secondFactor(q *pageReq, page, field string) error {
 type enrollData struct {
 	Slug               string
 	AccessCodeRequired bool
-	AccessCode         string
 	QR                 template.URL
 	Secret             string
 	URI                string
@@ -280,7 +279,7 @@ func (s *Server) enrollStart(q *pageReq) error {
 	if err != nil {
 		return err
 	}
-	d.Slug, d.AccessCode, d.ExpiresAt = q.slug(), access, e.ExpiresAt
+	d.Slug, d.ExpiresAt = q.slug(), e.ExpiresAt
 	d.Action = "/w/" + q.slug() + "/sign-in/enroll/confirm"
 	return q.render(http.StatusOK, "enroll_qr", &view{D: d})
 }
@@ -293,8 +292,7 @@ func (s *Server) enrollConfirm(q *pageReq) error {
 		return nil
 	}
 	f := q.form()
-	access := strings.TrimSpace(f.Get("access_code"))
-	res, err := s.svc.SignInEnrollConfirm(q.ctx(), q.a, fl.token, digitsOnly(f.Get("code")), access)
+	res, err := s.svc.SignInEnrollConfirm(q.ctx(), q.a, fl.token, digitsOnly(f.Get("code")))
 	if flowEnded(err) {
 		q.restartSignIn()
 		return nil
@@ -316,7 +314,7 @@ func (s *Server) enrollConfirm(q *pageReq) error {
 			q.redirect("/w/" + q.slug() + "/sign-in/enroll")
 			return nil
 		}
-		d.Slug, d.AccessCode = q.slug(), access
+		d.Slug = q.slug()
 		d.Action = "/w/" + q.slug() + "/sign-in/enroll/confirm"
 		return q.render(formStatus(err), "enroll_qr", &view{D: d, Errors: errs})
 	}

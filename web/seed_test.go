@@ -366,8 +366,14 @@ func (w *seedWorld) finish(p *seedPerson, wantRequire bool) {
 	if wantRequire && ws.str("mfa_enforced_since") != w.enforcedSince {
 		w.t.Fatalf("mfa_enforced_since moved from %s to %s: the policy was toggled", w.enforcedSince, ws.str("mfa_enforced_since"))
 	}
-	// Once switched on, every later policy change kept it on.
-	evs := w.events("workspace.policy_changed", "")
+	// Once switched on, every later policy change kept it on (refused
+	// attempts are audited too, as denials, and changed nothing).
+	var evs []seedEvent
+	for _, ev := range w.events("workspace.policy_changed", "") {
+		if ev.Result == "success" {
+			evs = append(evs, ev)
+		}
+	}
 	oldestOn := len(evs)
 	for i, ev := range evs {
 		if ev.Details["require_mfa"] == "true" {
@@ -962,8 +968,14 @@ func seedAttacker(w *seedWorld) {
 	if d := w.user(v); seedObj(d.Body, "user")["mfa_enabled"] != true || len(d.Body["authenticators"].([]any)) != 1 {
 		t.Fatalf("victim's MFA touched: %s", d.Raw)
 	}
-	if ev := w.events("mfa.reset", ""); len(ev) != 0 {
-		t.Fatalf("resets happened: %+v", ev)
+	// The refusals are audited as denials; no reset succeeded.
+	for _, ev := range w.events("mfa.reset", "") {
+		if ev.Result != "denied" {
+			t.Fatalf("a reset happened: %+v", ev)
+		}
+	}
+	if n := len(w.events("mfa.reset", "")); n != 3 {
+		t.Fatalf("%d audited reset attempts, want the 3 refused ones", n)
 	}
 	if ev := g.events("mfa.reset", ""); len(ev) != 0 {
 		t.Fatalf("resets happened in globex: %+v", ev)
