@@ -58,8 +58,11 @@ func FuzzNormalizeEmail(f *testing.F) {
 			t.Errorf("not idempotent: %q → %q → %q, %v", in, got, again, err)
 		}
 		variants := []string{" " + in + "\t"}
-		if up := strings.ToUpper(in); strings.ToLower(up) == strings.ToLower(in) {
-			variants = append(variants, up) // not for ß, ſ and the like, which upper case changes
+		// Upper case, except where lower-casing it back gives another
+		// string (ß, ſ and the like): strings.EqualFold won't do here.
+		up := strings.ToUpper(in)
+		if lowUp, lowIn := strings.ToLower(up), strings.ToLower(in); lowUp == lowIn {
+			variants = append(variants, up)
 		}
 		for _, variant := range variants {
 			if v, err := auth.NormalizeEmail(variant); err == nil && v != got {

@@ -341,10 +341,6 @@ func (s *Service) confirmPending(tx *store.Tx, ch *change, now time.Time, a seki
 		map[string]string{"authenticator_id": c.auth.ID, "kind": string(c.auth.Kind), "name": c.auth.Name})
 }
 
-// Enrollment is the forced enrollment of a sign-in flow: a pending TOTP
-// authenticator.
-type Enrollment = TOTPEnrollment
-
 // SignInEnroll starts (or restarts) the forced enrollment of a sign-in
 // whose workspace requires MFA. After an admin reset in a workspace that
 // hands out access codes, the code must come with it.

@@ -457,7 +457,7 @@ func TestLastAdminUnderConcurrency(t *testing.T) {
 					if _, err := tx.LockWorkspace(w.ID); err != nil {
 						return err
 					}
-					n, err := tx.CountActiveAdmins(w.ID)
+					n, err := tx.CountAdmins(w.ID, sekisho.StatusActive)
 					if err != nil {
 						return err
 					}
@@ -479,7 +479,7 @@ func TestLastAdminUnderConcurrency(t *testing.T) {
 				}
 			}
 			view(t, db, func(tx *store.Tx) error {
-				n, err := tx.CountActiveAdmins(w.ID)
+				n, err := tx.CountAdmins(w.ID, sekisho.StatusActive)
 				if n != 1 || ok != 1 {
 					t.Fatalf("round %d: %d demotions succeeded, %d admins left; want 1 and 1", round, ok, n)
 				}

@@ -92,15 +92,6 @@ func (tx *Tx) DeleteUser(workspaceID, id string) error {
 	return err
 }
 
-// CountActiveAdmins returns how many active workspace admins workspaceID
-// has. Call it after LockWorkspace.
-func (tx *Tx) CountActiveAdmins(workspaceID string) (int, error) {
-	var n int
-	err := tx.queryRow(`SELECT COUNT(*) FROM users WHERE workspace_id = ? AND role = ? AND status = ?`,
-		workspaceID, sekisho.RoleWorkspaceAdmin, sekisho.StatusActive).Scan(&n)
-	return n, err
-}
-
 // CountAdmins returns how many workspace admins of workspaceID have one of
 // statuses. Call it after LockWorkspace.
 func (tx *Tx) CountAdmins(workspaceID string, statuses ...sekisho.Status) (int, error) {

@@ -237,7 +237,7 @@ func TestDeleteUserCascades(t *testing.T) {
 	})
 }
 
-func TestCountActiveAdmins(t *testing.T) {
+func TestCountAdmins(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		w := newWorkspace(t, db, "acme")
 		other := newWorkspace(t, db, "other")
@@ -249,8 +249,8 @@ func TestCountActiveAdmins(t *testing.T) {
 		newUser(t, db, w, "m@example.test")
 		newUser(t, db, other, "a1@example.test", withRole(sekisho.RoleWorkspaceAdmin))
 		view(t, db, func(tx *store.Tx) error {
-			n, err := tx.CountActiveAdmins(w.ID)
-			equal(t, "CountActiveAdmins", n, 2)
+			n, err := tx.CountAdmins(w.ID, sekisho.StatusActive)
+			equal(t, "CountAdmins", n, 2)
 			return err
 		})
 	})
