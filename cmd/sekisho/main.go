@@ -40,6 +40,7 @@ var commands = map[string]*command{
 	"users":      usersCommand,
 	"audit":      auditCommand,
 	"keys":       keysCommand,
+	"backup":     backupCommand,
 }
 
 // run is the whole program with its dependencies passed in, so that tests
