@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -51,6 +52,14 @@ func pageLimit(n int) (int, error) {
 
 // Cursors are opaque to clients: the last row's key, base64url-encoded.
 func encodeCursor(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
+
+// The audit log's cursor is the last event's id, in decimal.
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+func parseID(s string) (int64, bool) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n > 0
+}
 
 func decodeCursor(c string) (string, error) {
 	if c == "" {

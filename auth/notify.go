@@ -108,10 +108,3 @@ func (s *Service) message(u *sekisho.User, kind messageKind, data map[string]any
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
-
-func parseID(s string) (int64, bool) {
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil && n > 0
-}
