@@ -1,10 +1,8 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -21,42 +19,6 @@ import (
 )
 
 // Helpers of the TestAccount… tests (users, passwords, sign-in, sessions).
-
-// acctDo is env.call with extra request headers: a cookie, a spoofed
-// X-Forwarded-For, a bearer token.
-func acctDo(e *env, method, path string, hdr http.Header, body any) resp {
-	e.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		j, _ := json.Marshal(body)
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, vs := range hdr {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	res, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	r := resp{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
-	if len(raw) > 0 && strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
-		if err := json.Unmarshal(raw, &r.Body); err != nil {
-			e.t.Fatalf("%s %s: bad JSON %q", method, path, raw)
-		}
-	}
-	return r
-}
 
 // acctFrom returns headers that make a request come from ip behind a
 // trusted proxy (see acctBehindProxy).

@@ -344,19 +344,19 @@ func acctHeaders(t *testing.T, d store.Dialect) {
 
 	// Over plain http the web pages' cookie has no __Host- prefix.
 	cookie := http.Header{"Cookie": {"sekisho_session=" + tok}}
-	s := acctDo(e, "GET", "/api/v1/session", cookie, nil).must(t, 200)
+	s := e.callWith("GET", "/api/v1/session", cookie, nil).must(t, 200)
 	if s.Body["user"].(map[string]any)["email"] != "alice@acme.test" {
 		t.Fatalf("session by cookie: %s", s.Raw)
 	}
 	// A cross-site form post can't use the cookie to sign the user out.
 	crossSite := http.Header{"Cookie": {"sekisho_session=" + tok}, "Sec-Fetch-Site": {"cross-site"}}
-	if r := acctDo(e, "POST", "/api/v1/sign-out", crossSite, nil); r.Status != 403 {
+	if r := e.callWith("POST", "/api/v1/sign-out", crossSite, nil); r.Status != 403 {
 		t.Fatalf("cross-site sign-out: %d %s", r.Status, r.Raw)
 	}
-	acctDo(e, "GET", "/api/v1/session", cookie, nil).must(t, 200)
-	acctDo(e, "POST", "/api/v1/sign-out", cookie, nil).must(t, 204)
-	acctWantError(t, acctDo(e, "GET", "/api/v1/session", cookie, nil), 401, "unauthenticated")
-	acctWantError(t, acctDo(e, "GET", "/api/v1/session", http.Header{"Cookie": {"sekisho_session=forged"}}, nil), 401, "unauthenticated")
+	e.callWith("GET", "/api/v1/session", cookie, nil).must(t, 200)
+	e.callWith("POST", "/api/v1/sign-out", cookie, nil).must(t, 204)
+	acctWantError(t, e.callWith("GET", "/api/v1/session", cookie, nil), 401, "unauthenticated")
+	acctWantError(t, e.callWith("GET", "/api/v1/session", http.Header{"Cookie": {"sekisho_session=forged"}}, nil), 401, "unauthenticated")
 }
 
 // TestAccountHealth checks /healthz and /readyz, which reports a database

@@ -128,7 +128,7 @@ func acctThrottleNoLockout(t *testing.T, d store.Dialect) {
 	start := e.clock.Now()
 	guesses, longest := 0, time.Duration(0)
 	for {
-		r := acctDo(p, "POST", "/api/v1/sign-in", attacker, acctSignInBody("acme", "alice@acme.test", fmt.Sprintf("guess number %04d", guesses)))
+		r := p.callWith("POST", "/api/v1/sign-in", attacker, acctSignInBody("acme", "alice@acme.test", fmt.Sprintf("guess number %04d", guesses)))
 		if r.Status == http.StatusUnauthorized {
 			guesses++
 			if e.clock.Now().Sub(start) >= 3*time.Hour {
@@ -148,9 +148,9 @@ func acctThrottleNoLockout(t *testing.T, d store.Dialect) {
 	}
 	// The attacker just guessed, so the account is blocked for its longest
 	// wait; the user gets in once that is over.
-	acctRetryAfter(t, acctDo(p, "POST", "/api/v1/sign-in", user, acctSignInBody("acme", "alice@acme.test", password)))
+	acctRetryAfter(t, p.callWith("POST", "/api/v1/sign-in", user, acctSignInBody("acme", "alice@acme.test", password)))
 	e.clock.Add(15 * time.Minute)
-	acctDo(p, "POST", "/api/v1/sign-in", user, acctSignInBody("acme", "alice@acme.test", password)).must(t, 200)
+	p.callWith("POST", "/api/v1/sign-in", user, acctSignInBody("acme", "alice@acme.test", password)).must(t, 200)
 }
 
 // TestAccountThrottleIP checks the per-IP limiter: one client guessing one
@@ -184,12 +184,12 @@ func acctThrottleIP(t *testing.T, d store.Dialect) {
 	// Now even a fresh account with its right password waits, spoofed
 	// header or not: 127.0.0.1 is no trusted proxy of e.
 	wait := acctRetryAfter(t, acctSignIn(e, "acme", "alice@acme.test", password))
-	acctRetryAfter(t, acctDo(e, "POST", "/api/v1/sign-in", acctFrom("198.51.100.7"), acctSignInBody("acme", "alice@acme.test", password)))
+	acctRetryAfter(t, e.callWith("POST", "/api/v1/sign-in", acctFrom("198.51.100.7"), acctSignInBody("acme", "alice@acme.test", password)))
 
 	// Behind a trusted proxy, another client is told apart and gets in.
 	p := acctBehindProxy(e)
-	acctDo(p, "POST", "/api/v1/sign-in", acctFrom("198.51.100.7"), acctSignInBody("acme", "alice@acme.test", password)).must(t, 200)
-	acctRetryAfter(t, acctDo(p, "POST", "/api/v1/sign-in", acctFrom("127.0.0.1"), acctSignInBody("acme", "alice@acme.test", password)))
+	p.callWith("POST", "/api/v1/sign-in", acctFrom("198.51.100.7"), acctSignInBody("acme", "alice@acme.test", password)).must(t, 200)
+	acctRetryAfter(t, p.callWith("POST", "/api/v1/sign-in", acctFrom("127.0.0.1"), acctSignInBody("acme", "alice@acme.test", password)))
 
 	e.clock.Add(wait)
 	e.signIn("acme", "alice@acme.test", password)

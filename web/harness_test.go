@@ -111,6 +111,17 @@ type resp struct {
 // bearer token, and decodes the answer.
 func (e *env) call(method, path, token string, body any) resp {
 	e.t.Helper()
+	var hdr http.Header
+	if token != "" {
+		hdr = http.Header{"Authorization": {"Bearer " + token}}
+	}
+	return e.callWith(method, path, hdr, body)
+}
+
+// callWith is call with any request headers: a cookie, a bearer token, an
+// X-Forwarded-For.
+func (e *env) callWith(method, path string, hdr http.Header, body any) resp {
+	e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -127,8 +138,10 @@ func (e *env) call(method, path, token string, body any) resp {
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	for k, vs := range hdr {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
 	}
 	res, err := e.srv.Client().Do(req)
 	if err != nil {
