@@ -660,6 +660,24 @@ func (s *Service) AuditEvents(ctx context.Context, a sekisho.Actor, workspaceID 
 	return &page, nil
 }
 
+// UserEmails returns the emails of those of ids that are users of
+// workspaceID (deleted users are missing), for showing audit events.
+func (s *Service) UserEmails(ctx context.Context, a sekisho.Actor, workspaceID string, ids []string) (map[string]string, error) {
+	if err := sekisho.CanAdminister(a, workspaceID); err != nil {
+		return nil, s.refuse(ctx, a, "users.list", "", err)
+	}
+	if len(ids) > maxPageSize*2 {
+		return nil, sekisho.Invalid("ids", "too_many_ids", "Look up at most %d users at once.", maxPageSize*2)
+	}
+	var out map[string]string
+	err := s.view(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = tx.UserEmails(workspaceID, ids)
+		return err
+	})
+	return out, err
+}
+
 // UserByEmail finds a user of workspaceID for the operator CLI.
 func (s *Service) UserByEmail(ctx context.Context, a sekisho.Actor, workspaceID, email string) (*sekisho.User, error) {
 	if err := sekisho.CanAdminister(a, workspaceID); err != nil {

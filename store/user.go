@@ -177,3 +177,31 @@ func escapeLike(s string) string {
 func (tx *Tx) UserByID(id string) (*sekisho.User, error) {
 	return scanUser(tx.queryRow(`SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 }
+
+// UserEmails returns the emails of those of ids that are users of
+// workspaceID, by id, in one query.
+func (tx *Tx) UserEmails(workspaceID string, ids []string) (map[string]string, error) {
+	out := make(map[string]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := []any{workspaceID}
+	marks := make([]string, len(ids))
+	for i, id := range ids {
+		marks[i] = "?"
+		args = append(args, id)
+	}
+	rows, err := tx.query(`SELECT id, email FROM users WHERE workspace_id = ? AND id IN (`+strings.Join(marks, ", ")+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, email string
+		if err := rows.Scan(&id, &email); err != nil {
+			return nil, err
+		}
+		out[id] = email
+	}
+	return out, rows.Err()
+}

@@ -421,3 +421,26 @@ func sortedByID(us []*sekisho.User) []*sekisho.User {
 	})
 	return us
 }
+
+func TestUserEmails(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		w := newWorkspace(t, db, "acme")
+		other := newWorkspace(t, db, "other")
+		a := newUser(t, db, w, "a@example.test")
+		b := newUser(t, db, w, "b@example.test")
+		x := newUser(t, db, other, "x@example.test")
+		view(t, db, func(tx *store.Tx) error {
+			got, err := tx.UserEmails(w.ID, []string{a.ID, b.ID, x.ID, "no-such-id"})
+			if err != nil {
+				return err
+			}
+			// Another workspace's user and unknown ids are simply missing.
+			equal(t, "emails", len(got), 2)
+			equal(t, "a", got[a.ID], "a@example.test")
+			equal(t, "b", got[b.ID], "b@example.test")
+			none, err := tx.UserEmails(w.ID, nil)
+			equal(t, "none", len(none), 0)
+			return err
+		})
+	})
+}

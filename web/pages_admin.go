@@ -396,29 +396,25 @@ func (s *Server) auditPage(q *pageReq) error {
 // deleted since shows as their id.
 func (s *Server) userNames(q *pageReq, events []*sekisho.AuditEvent) map[string]string {
 	names := map[string]string{}
-	const maxLookups = 30
-	lookups := 0
-	look := func(id string) {
-		if id == "" {
-			return
-		}
-		if _, ok := names[id]; ok {
-			return
-		}
-		names[id] = id
-		if lookups >= maxLookups {
-			return
-		}
-		lookups++
-		if d, err := s.svc.GetUser(q.ctx(), q.a, q.p.Workspace.ID, id); err == nil {
-			names[id] = d.User.Email
+	var ids []string
+	add := func(id string) {
+		if _, ok := names[id]; id != "" && !ok {
+			names[id] = id
+			ids = append(ids, id)
 		}
 	}
 	for _, e := range events {
 		if e.ActorKind == sekisho.ActorUser {
-			look(e.ActorID)
+			add(e.ActorID)
 		}
-		look(e.TargetID)
+		add(e.TargetID)
+	}
+	emails, err := s.svc.UserEmails(q.ctx(), q.a, q.p.Workspace.ID, ids)
+	if err != nil {
+		return names // the page still shows the events, by id
+	}
+	for id, email := range emails {
+		names[id] = email
 	}
 	return names
 }

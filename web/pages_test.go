@@ -269,6 +269,8 @@ func pagesRolesAndHeaders(t *testing.T, d store.Dialect) {
 	if n := len(pgUserLink.FindAllString(list.Body, -1)); n != 3 {
 		t.Fatalf("user list links %d users, want 3", n)
 	}
+	// The audit log names its actors by email, not by id.
+	clients["workspace_admin"].get("/admin/audit").must(t, 200).contains(t, `href="/admin/audit?actor=`+adminID+`">admin@acme.test</a>`)
 	// The audit export link reaches the NDJSON API with the cookie.
 	exp := clients["workspace_admin"].get("/api/v1/admin/audit-events/export")
 	if exp.Status != 200 || !strings.Contains(exp.Header.Get("Content-Type"), "ndjson") || !strings.Contains(exp.Body, `"user.sign_in"`) {
