@@ -63,15 +63,17 @@ func runServe(ctx context.Context, c *cli, name string, args []string) error {
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	a.log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL, "database", string(a.db.Dialect()))
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-
+	// The link is printed before serving starts, so that whoever sees the
+	// server answer (a health check, a test) also sees the link; the bound
+	// socket already queues connections, so the link works at once.
 	link, err := a.svc.SetupLink(ctx)
 	if err != nil {
 		a.log.Error("create setup link", "err", err)
 	} else if link != "" {
 		fmt.Fprintf(c.stderr, "Open this link to create the first workspace: %s\n", link)
 	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
 
 	cleanupCtx, stopCleanup := context.WithCancel(context.WithoutCancel(ctx))
 	var cleanup sync.WaitGroup
