@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs sekisho's whole test suite on a fresh Debian machine: installs what
 # the tests need when it is missing (oathtool, Chromium), makes sure
-# PostgreSQL is up, then runs go vet, staticcheck and every test with the
-# race detector. The PostgreSQL and browser tests fail, never skip, when
+# PostgreSQL is up, then runs go vet, staticcheck, govulncheck and every test
+# with the race detector. The PostgreSQL and browser tests fail, never skip, when
 # their server or browser is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,4 +28,19 @@ pg_isready -h 127.0.0.1 -p 5432
 
 go vet ./...
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+# govulncheck against an offline copy of the Go vulnerability database, which
+# tools/vulndb builds once per version from the module golang.org/x/vulndb (the
+# module proxy is reachable here, vuln.go.dev is not). To update the database,
+# see "Dependencies" in docs/security.md. A canary module that calls a known
+# vulnerable function first proves that the copy still finds something.
+vulndb_version=v0.0.0-20261105234957-e22db6528018
+vulndb="${XDG_CACHE_HOME:-$HOME/.cache}/sekisho/vulndb/$vulndb_version"
+[ -f "$vulndb/index/modules.json" ] || go run ./tools/vulndb -version "$vulndb_version" -out "$vulndb"
+govulncheck=(go run golang.org/x/vuln/cmd/govulncheck@v1.9.0 -db "file://$vulndb")
+if canary=$("${govulncheck[@]}" -C tools/vulndb/testdata/probe ./... 2>&1) || ! grep -q GO-2021-0113 <<<"$canary"; then
+  printf '%s\ngovulncheck: the offline database no longer finds GO-2021-0113 in tools/vulndb/testdata/probe\n' "$canary" >&2
+  exit 1
+fi
+"${govulncheck[@]}" ./...
 go test -race -count=1 -timeout 20m ./... "$@"
