@@ -29,6 +29,10 @@ type Config struct {
 	SessionIdle     time.Duration // default 1 hour
 	SessionAbsolute time.Duration // default 24 hours
 
+	// SessionCacheSize is how many session checks are kept in memory
+	// (0: DefaultSessionCacheSize; negative: none, every check queries).
+	SessionCacheSize int
+
 	// Now is the clock; tests inject one.
 	Now func() time.Time
 }
@@ -68,6 +72,8 @@ type Service struct {
 	log    *slog.Logger
 	cfg    Config
 	bg     sync.WaitGroup // background notifications
+
+	sessions *sessionCache // nil when disabled
 }
 
 // New returns a Service over its dependencies.
@@ -81,8 +87,16 @@ func New(db *store.DB, hasher *secret.Hasher, keys *secret.Keyring, mailer mail.
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.SessionCacheSize == 0 {
+		cfg.SessionCacheSize = DefaultSessionCacheSize
+	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	return &Service{db: db, hasher: hasher, keys: keys, mailer: mailer, log: log, cfg: cfg}
+	s := &Service{db: db, hasher: hasher, keys: keys, mailer: mailer, log: log, cfg: cfg}
+	if cfg.SessionCacheSize > 0 {
+		s.sessions = newSessionCache(cfg.SessionCacheSize)
+		db.Invalidations().Subscribe(s.sessions.invalidate, s.sessions.reset)
+	}
+	return s
 }
 
 // Config returns the effective configuration.

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"time"
 
@@ -39,26 +40,39 @@ var (
 // behind sekisho make on every request. It refuses tokens it never issued,
 // expired and idle sessions, users no longer active, and sessions that no
 // longer meet the workspace's MFA policy.
+//
+// A check that succeeded is remembered (see sessionCache) until the
+// session is due to be touched again, so most checks make no query. The
+// returned principal may be shared: callers must not modify it.
 func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, error) {
 	if !secret.WellFormedToken(token) {
 		return nil, sekisho.ErrUnauthenticated
 	}
-	sess, u, w, err := s.db.SessionByToken(ctx, secret.HashToken(token))
+	key := secret.TokenDigest(token)
+	now := s.now()
+	cached := s.sessions != nil && s.db.Invalidations().Sync(ctx)
+	var epoch uint64
+	if cached {
+		// A remembered session is as current as the database, except for
+		// last_seen_at, which other instances may have moved on: past
+		// touchEvery it is read again rather than idled out.
+		if p := s.sessions.get(key); p != nil && now.Sub(p.Session.LastSeenAt) < touchEvery {
+			return p, s.admit(p, now)
+		}
+		epoch = s.sessions.currentEpoch()
+	}
+	sess, u, w, err := s.db.SessionByToken(ctx, hex.EncodeToString(key[:]))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, sekisho.ErrUnauthenticated
 	} else if err != nil {
 		return nil, s.internal(ctx, err)
 	}
-	now := s.now()
-	idleEnd := sess.IdleExpiresAt(s.cfg.SessionIdle)
-	if !now.Before(sess.ExpiresAt) || !now.Before(idleEnd) {
-		return nil, errSessionExpired
+	p := &Principal{Session: sess, User: u, Workspace: w}
+	if due, ok := sekisho.MFAEnrollmentDue(w, u); ok {
+		p.MFAEnrollmentDueAt = due
 	}
-	if u.Status != sekisho.StatusActive {
-		return nil, sekisho.ErrUnauthenticated
-	}
-	if !sekisho.SessionMeetsPolicy(w, u, sess.AAL, now) {
-		return nil, errPolicySession
+	if err := s.admit(p, now); err != nil {
+		return nil, err
 	}
 	if now.Sub(sess.LastSeenAt) >= touchEvery {
 		err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.TouchSession(sess.ID, now.UnixMilli()) })
@@ -66,16 +80,29 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 			return nil, s.internal(ctx, err)
 		}
 		sess.LastSeenAt = now
-		idleEnd = sess.IdleExpiresAt(s.cfg.SessionIdle)
 	}
-	if sess.ExpiresAt.Before(idleEnd) {
-		idleEnd = sess.ExpiresAt
+	p.IdleExpiresAt = sess.IdleExpiresAt(s.cfg.SessionIdle)
+	if sess.ExpiresAt.Before(p.IdleExpiresAt) {
+		p.IdleExpiresAt = sess.ExpiresAt
 	}
-	p := &Principal{Session: sess, User: u, Workspace: w, IdleExpiresAt: idleEnd}
-	if due, ok := sekisho.MFAEnrollmentDue(w, u); ok {
-		p.MFAEnrollmentDueAt = due
+	if cached {
+		s.sessions.put(key, p, epoch)
 	}
 	return p, nil
+}
+
+// admit applies the rules a session must meet at now.
+func (s *Service) admit(p *Principal, now time.Time) error {
+	if !now.Before(p.Session.ExpiresAt) || !now.Before(p.Session.IdleExpiresAt(s.cfg.SessionIdle)) {
+		return errSessionExpired
+	}
+	if p.User.Status != sekisho.StatusActive {
+		return sekisho.ErrUnauthenticated
+	}
+	if !sekisho.SessionMeetsPolicy(p.Workspace, p.User, p.Session.AAL, now) {
+		return errPolicySession
+	}
+	return nil
 }
 
 // SignOut ends the actor's session.

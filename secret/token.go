@@ -26,9 +26,13 @@ func NewToken() string {
 // HashToken returns the hex SHA-256 of token. The database stores only this,
 // so a leaked database or backup yields no usable session or link.
 func HashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
+	sum := TokenDigest(token)
 	return hex.EncodeToString(sum[:])
 }
+
+// TokenDigest is the digest HashToken encodes, as a value: a map key that
+// costs no allocation, for the in-memory session cache.
+func TokenDigest(token string) [sha256.Size]byte { return sha256.Sum256([]byte(token)) }
 
 // WellFormedToken reports whether s could be a token NewToken made, so that
 // garbage from a cookie or URL is refused before any database lookup (and

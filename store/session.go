@@ -113,7 +113,8 @@ func (tx *Tx) DeleteUserSessions(userID, keepID string) (int64, error) {
 }
 
 // DeleteExpired removes sessions, sign-in flows and tokens that have
-// expired before now, and pending authenticators never confirmed.
+// expired before now, pending authenticators never confirmed, and
+// invalidations every instance has long read.
 func (tx *Tx) DeleteExpired(now int64, idleBefore int64) error {
 	for _, q := range []struct {
 		sql  string
@@ -123,6 +124,7 @@ func (tx *Tx) DeleteExpired(now int64, idleBefore int64) error {
 		{`DELETE FROM signin_flows WHERE expires_at < ?`, []any{now}},
 		{`DELETE FROM tokens WHERE expires_at < ?`, []any{now}},
 		{`DELETE FROM authenticators WHERE confirmed_at IS NULL AND expires_at < ?`, []any{now}},
+		{`DELETE FROM session_invalidations WHERE created_at < ?`, []any{now - invalidationRetention.Milliseconds()}},
 	} {
 		if _, err := tx.exec(q.sql, q.args...); err != nil {
 			return err

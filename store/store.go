@@ -47,6 +47,10 @@ type DB struct {
 
 	rebound sync.Map // query with ? → query with $n (PostgreSQL)
 	stmts   sync.Map // query → *sql.Stmt on the read pool (SQLite)
+
+	url     string // PostgreSQL, for the invalidation listener
+	readDSN string // SQLite, for the invalidation poller
+	inval   *Invalidations
 }
 
 // SQLiteFile is the database file's name inside the data folder.
@@ -88,7 +92,7 @@ func open(databaseURL, dataDir string) (*DB, error) {
 		pool.SetMaxOpenConns(32)
 		pool.SetMaxIdleConns(32)
 		pool.SetConnMaxIdleTime(5 * time.Minute)
-		return &DB{dialect: Postgres, write: pool, read: pool}, nil
+		return newDB(&DB{dialect: Postgres, write: pool, read: pool, url: databaseURL}), nil
 	default:
 		return nil, fmt.Errorf("database URL must start with postgres:// or sqlite: (got %q)", redactURL(databaseURL))
 	}
@@ -123,7 +127,12 @@ func openSQLite(path string) (*DB, error) {
 	}
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
-	return &DB{dialect: SQLite, write: write, read: read}, nil
+	return newDB(&DB{dialect: SQLite, write: write, read: read, readDSN: readDSN}), nil
+}
+
+func newDB(db *DB) *DB {
+	db.inval = &Invalidations{db: db}
+	return db
 }
 
 // Dialect reports which database db talks to.
@@ -131,8 +140,9 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close closes every connection.
 func (db *DB) Close() error {
+	err := db.inval.close()
 	db.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
-	err := db.write.Close()
+	err = errors.Join(err, db.write.Close())
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
 	}
@@ -161,7 +171,7 @@ type Tx struct {
 // nil. On SQLite the transaction begins IMMEDIATE, so it holds the write
 // lock from its first statement and never fails midway on a lock upgrade.
 func (db *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
-	return db.run(ctx, db.write, nil, fn)
+	return db.run(ctx, db.write, nil, true, fn)
 }
 
 // View runs fn in a read-only transaction.
@@ -171,10 +181,10 @@ func (db *DB) View(ctx context.Context, fn func(tx *Tx) error) error {
 		opts = &sql.TxOptions{ReadOnly: true}
 	}
 	// SQLite's read pool is query_only and begins deferred transactions.
-	return db.run(ctx, db.read, opts, fn)
+	return db.run(ctx, db.read, opts, false, fn)
 }
 
-func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(tx *Tx) error) error {
+func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, write bool, fn func(tx *Tx) error) error {
 	sqlTx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -184,9 +194,18 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn fun
 		sqlTx.Rollback()
 		return err
 	}
+	var e *echo
+	if write {
+		if e, err = db.inval.expect(ctx, sqlTx); err != nil {
+			sqlTx.Rollback()
+			return err
+		}
+	}
 	if err := sqlTx.Commit(); err != nil {
+		db.inval.forget(e)
 		return fmt.Errorf("commit: %w", err)
 	}
+	db.inval.await(ctx, e)
 	return nil
 }
 
