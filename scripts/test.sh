@@ -7,6 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Go 1.26.11 fixes standard-library vulnerabilities that govulncheck finds in
+# older 1.26 releases; the go command fetches it from the module proxy once.
+# (Debian's Go sets GOTOOLCHAIN=local, so go.mod's toolchain line alone
+# would not switch.)
+export GOTOOLCHAIN=go1.26.11
+
 need=()
 command -v oathtool >/dev/null || need+=(oathtool)
 command -v chromium >/dev/null || need+=(chromium)
