@@ -30,6 +30,10 @@ type Invalidation struct {
 // than any instance takes to read them.
 const invalidationRetention = time.Hour
 
+// pollEvery is how stale an SQLite instance may be about other processes'
+// writes.
+const pollEvery = time.Millisecond
+
 // echoTimeout bounds how long a PostgreSQL write waits for the instances
 // to acknowledge its invalidations.
 const echoTimeout = 2 * time.Second
@@ -39,8 +43,12 @@ const echoTimeout = 2 * time.Second
 //
 // On SQLite, Sync reads PRAGMA data_version on a connection of its own
 // (any commit by another connection changes it) and then the rows it has
-// not seen, so a cache consulted after Sync is exactly as fresh as the
-// database. Concurrent calls share one check that began after they did.
+// not seen. It does so whenever this process has committed a write since,
+// so a cache consulted after Sync is exactly as fresh as the database for
+// this process's own writes; writes of other processes (the CLI) are seen
+// within pollEvery, since the read costs file-lock system calls that every
+// request should not pay. Concurrent calls share one check that began
+// after they did.
 //
 // On PostgreSQL, a listener connection receives each row by NOTIFY as its
 // transaction commits, applies it and acknowledges it; a write transaction
@@ -58,12 +66,14 @@ type Invalidations struct {
 
 	// SQLite: a check is numbered when it starts; a caller that arrived
 	// before check n began is served by any check ≥ n.
-	checks    atomic.Uint64
-	checked   uint64 // last completed check, under mu
-	conn      *sql.DB
-	dataVer   int64
-	lastSeq   int64
-	lastCheck bool // whether the last check succeeded
+	checks   atomic.Uint64
+	checked  uint64 // last completed check, under mu
+	conn     *sql.DB
+	dataVer  int64
+	lastSeq  int64
+	dirty    atomic.Bool  // this process committed a write since the last check began
+	polled   atomic.Int64 // when the last check began (Unix ns)
+	polledOK atomic.Bool  // whether the last check succeeded
 
 	// PostgreSQL.
 	id        string       // this instance, in acknowledgements
@@ -113,15 +123,31 @@ func (iv *Invalidations) Sync(ctx context.Context) bool {
 	if iv.db.dialect == Postgres {
 		return iv.listening.Load() && time.Since(time.Unix(0, iv.alive.Load())) < trustFor
 	}
+	if !iv.dirty.Load() && time.Now().UnixNano()-iv.polled.Load() < pollEvery.Nanoseconds() {
+		return iv.polledOK.Load()
+	}
 	ticket := iv.checks.Load()
 	iv.mu.Lock()
 	defer iv.mu.Unlock()
 	if iv.checked > ticket {
-		return iv.lastCheck
+		return iv.polledOK.Load()
 	}
 	iv.checked = iv.checks.Add(1)
-	iv.lastCheck = iv.pollSQLite(ctx) == nil
-	return iv.lastCheck
+	// Cleared before the check: a write committed while it runs leaves the
+	// flag set for the next caller.
+	iv.dirty.Store(false)
+	iv.polled.Store(time.Now().UnixNano())
+	ok := iv.pollSQLite(ctx) == nil
+	iv.polledOK.Store(ok)
+	return ok
+}
+
+// committed notes a write this process committed, which the next Sync
+// must read (SQLite).
+func (iv *Invalidations) committed() {
+	if iv.db.dialect == SQLite {
+		iv.dirty.Store(true)
+	}
 }
 
 // pollSQLite delivers the rows committed since the last poll. iv.mu is held.

@@ -205,6 +205,9 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, write 
 		db.inval.forget(e)
 		return fmt.Errorf("commit: %w", err)
 	}
+	if write {
+		db.inval.committed()
+	}
 	db.inval.await(ctx, e)
 	return nil
 }

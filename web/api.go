@@ -366,17 +366,37 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request, p *auth.Princip
 	return nil
 }
 
+// sessionJSON is the answer to the session check, a struct rather than a
+// map: apps make this call on every request they serve.
+type sessionJSON struct {
+	SessionID          string     `json:"session_id"`
+	User               userJSON   `json:"user"`
+	Workspace          sessionWS  `json:"workspace"`
+	Role               string     `json:"role"`
+	AAL                string     `json:"aal"`
+	AuthenticatedAt    time.Time  `json:"authenticated_at"`
+	ExpiresAt          time.Time  `json:"expires_at"`
+	IdleExpiresAt      time.Time  `json:"idle_expires_at"`
+	MFAEnrollmentDueAt *time.Time `json:"mfa_enrollment_due_at"`
+}
+
+type sessionWS struct {
+	ID   string `json:"id"`
+	Slug string `json:"slug"`
+	Name string `json:"name"`
+}
+
 func (s *Server) session(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"session_id":            p.Session.ID,
-		"user":                  toUser(p.User),
-		"workspace":             map[string]string{"id": p.Workspace.ID, "slug": p.Workspace.Slug, "name": p.Workspace.Name},
-		"role":                  p.User.Role,
-		"aal":                   p.Session.AAL,
-		"authenticated_at":      p.Session.AuthTime,
-		"expires_at":            p.Session.ExpiresAt,
-		"idle_expires_at":       p.IdleExpiresAt,
-		"mfa_enrollment_due_at": ts(p.MFAEnrollmentDueAt),
+	writeJSON(w, http.StatusOK, sessionJSON{
+		SessionID:          p.Session.ID,
+		User:               toUser(p.User),
+		Workspace:          sessionWS{ID: p.Workspace.ID, Slug: p.Workspace.Slug, Name: p.Workspace.Name},
+		Role:               string(p.User.Role),
+		AAL:                string(p.Session.AAL),
+		AuthenticatedAt:    p.Session.AuthTime.UTC(),
+		ExpiresAt:          p.Session.ExpiresAt.UTC(),
+		IdleExpiresAt:      p.IdleExpiresAt.UTC(),
+		MFAEnrollmentDueAt: ts(p.MFAEnrollmentDueAt),
 	})
 	return nil
 }

@@ -26,6 +26,7 @@ func BenchmarkSessionCheck(b *testing.B) {
 		b.Run(string(d), func(b *testing.B) {
 			h, token := benchServer(b, d)
 			b.ReportAllocs()
+			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				req := httptest.NewRequest("GET", "/api/v1/session", nil)
 				req.Header.Set("Authorization", "Bearer "+token)
