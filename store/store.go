@@ -85,17 +85,50 @@ func open(databaseURL, dataDir string) (*DB, error) {
 		}
 		return openSQLite(path)
 	case strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://"):
+		databaseURL, maxConns, err := poolSize(databaseURL)
+		if err != nil {
+			return nil, err
+		}
 		pool, err := sql.Open("pgx", databaseURL)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
-		pool.SetMaxOpenConns(32)
-		pool.SetMaxIdleConns(32)
+		pool.SetMaxOpenConns(maxConns)
+		pool.SetMaxIdleConns(maxConns)
 		pool.SetConnMaxIdleTime(5 * time.Minute)
 		return newDB(&DB{dialect: Postgres, write: pool, read: pool, url: databaseURL}), nil
 	default:
 		return nil, fmt.Errorf("database URL must start with postgres:// or sqlite: (got %q)", redactURL(databaseURL))
 	}
+}
+
+// DefaultPoolSize is how many connections an instance opens to PostgreSQL
+// at most, besides its invalidation listener, unless the database URL says
+// otherwise with pool_max_conns. Session checks are answered from memory,
+// so the pool serves sign-ins and admin work: a few connections per core
+// keep PostgreSQL busy without queueing inside it.
+const DefaultPoolSize = 16
+
+// poolSize takes pool_max_conns (the name pgxpool uses) out of a
+// PostgreSQL URL, where the server would take it for a setting it does not
+// know.
+func poolSize(databaseURL string) (string, int, error) {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return "", 0, fmt.Errorf("database URL: %s", redactURL(databaseURL))
+	}
+	q := u.Query()
+	v := q.Get("pool_max_conns")
+	if v == "" {
+		return databaseURL, DefaultPoolSize, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1000 {
+		return "", 0, fmt.Errorf("database URL: pool_max_conns must be a number from 1 to 1000 (got %q)", v)
+	}
+	q.Del("pool_max_conns")
+	u.RawQuery = q.Encode()
+	return u.String(), n, nil
 }
 
 func openSQLite(path string) (*DB, error) {

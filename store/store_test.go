@@ -253,6 +253,33 @@ func TestOpenBadURL(t *testing.T) {
 	}
 }
 
+// pool_max_conns sets the pool size and never reaches the server, which
+// would refuse it as an unknown setting; a bad value is refused by name.
+func TestPoolMaxConns(t *testing.T) {
+	u := storetest.URL(t, store.Postgres)
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	db, err := store.Open(ctx, u+sep+"pool_max_conns=3", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := db.Stats().MaxOpenConnections; n != 3 {
+		t.Errorf("MaxOpenConnections = %d, want 3", n)
+	}
+	for _, bad := range []string{"0", "x", "1001"} {
+		_, err := store.Open(ctx, u+sep+"pool_max_conns="+bad, t.TempDir())
+		if err == nil || !strings.Contains(err.Error(), "pool_max_conns") {
+			t.Errorf("pool_max_conns=%s: %v, want an error naming it", bad, err)
+		}
+	}
+}
+
 func TestSQLiteFileNotWorldReadable(t *testing.T) {
 	dir := t.TempDir()
 	db, err := store.Open(ctx, "", dir)
