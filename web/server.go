@@ -24,6 +24,9 @@ type Options struct {
 	// TrustedProxies are the load balancers whose X-Forwarded-For is
 	// believed; from anyone else the header is ignored.
 	TrustedProxies []netip.Prefix
+	// Metrics, when not nil, records every request; Metrics.Handler
+	// serves them, on another listener (this handler has no /metrics).
+	Metrics *Metrics
 }
 
 // Pinger is the database as /readyz sees it.
@@ -58,10 +61,12 @@ type ctxKey int
 
 const requestIDKey ctxKey = 0
 
-// statusWriter remembers the status for the request log.
+// statusWriter remembers the status for the request log, and what the
+// handler noted for the metrics.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	note   outcome
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -99,12 +104,14 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 					writeJSON(sw, http.StatusInternalServerError, errorBody("internal_error", "Something went wrong on our side. Try again."))
 				}
 			}
+			elapsed := time.Since(start)
+			s.observe(r, sw, elapsed)
 			pattern := r.Pattern
 			if pattern == "" {
 				pattern = "(no route)"
 			}
 			s.log.InfoContext(r.Context(), "request", "request_id", id, "method", r.Method, "route", pattern,
-				"status", sw.status, "duration_ms", time.Since(start).Milliseconds(), "ip", s.clientIP(r))
+				"status", sw.status, "duration_ms", elapsed.Milliseconds(), "ip", s.clientIP(r))
 		}()
 		next.ServeHTTP(sw, r)
 	})

@@ -37,6 +37,7 @@ type config struct {
 	SessionAbsolute time.Duration
 	HashConcurrency int
 	TrustedProxies  []netip.Prefix
+	MetricsAddr     string // "" serves no metrics
 	LogLevel        slog.Level
 }
 
@@ -59,13 +60,14 @@ type configFlags struct {
 	addr, dataDir, databaseURL, baseURL, smtpURL, encryptionKeys *string
 	sessionIdle, sessionAbsolute                                 *time.Duration
 	hashConcurrency                                              *int
-	trustedProxies, logLevel                                     *string
+	trustedProxies, metricsAddr, logLevel                        *string
 }
 
-// addConfigFlags registers the common flags on fs. --addr and
-// --trusted-proxies only mean something to a listening server, so only
-// serve offers them; SEKISHO_ADDR still sets the default --base-url of the
-// operator commands, so that the links they print match the server's.
+// addConfigFlags registers the common flags on fs. --addr,
+// --trusted-proxies and --metrics-addr only mean something to a listening
+// server, so only serve offers them; SEKISHO_ADDR still sets the default
+// --base-url of the operator commands, so that the links they print match
+// the server's.
 func addConfigFlags(fs *flag.FlagSet, serve bool) *configFlags {
 	f := &configFlags{fs: fs, serve: serve, names: map[string]string{}}
 	str := func(name, env, def, usage string) *string {
@@ -97,6 +99,9 @@ func addConfigFlags(fs *flag.FlagSet, serve bool) *configFlags {
 	if serve {
 		f.trustedProxies = str("trusted-proxies", "SEKISHO_TRUSTED_PROXIES", "",
 			"comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed for client IPs")
+		f.metricsAddr = str("metrics-addr", "SEKISHO_METRICS_ADDR", "",
+			"`host:port` of a separate listener serving Prometheus metrics at /metrics, such as 127.0.0.1:9090; "+
+				"empty serves none. Never expose it to the internet")
 	}
 	f.logLevel = str("log-level", "SEKISHO_LOG_LEVEL", "info", "debug, info, warn or error")
 	return f
@@ -171,6 +176,11 @@ func (f *configFlags) load(getenv func(string) string) (*config, error) {
 		v, from := value("trusted-proxies")
 		if cfg.TrustedProxies, err = parseCIDRs(v); err != nil {
 			return nil, fmt.Errorf("%s: %w", from, err)
+		}
+		if cfg.MetricsAddr, from = value("metrics-addr"); cfg.MetricsAddr != "" {
+			if _, _, err := net.SplitHostPort(cfg.MetricsAddr); err != nil {
+				return nil, fmt.Errorf("%s: %q: want host:port, such as 127.0.0.1:9090", from, cfg.MetricsAddr)
+			}
 		}
 	}
 	v, from = value("log-level")

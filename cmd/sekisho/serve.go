@@ -53,8 +53,27 @@ func runServe(ctx context.Context, c *cli, name string, args []string) error {
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen: %w", err), a.close())
 	}
+	opts := web.Options{BaseURL: cfg.BaseURL, TrustedProxies: cfg.TrustedProxies}
+	// The metrics have a listener of their own, never the public one.
+	var metricsSrv *http.Server
+	var metricsLn net.Listener
+	if cfg.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return errors.Join(fmt.Errorf("listen for metrics: %w", err), a.close())
+		}
+		opts.Metrics = web.NewMetrics(a.db)
+		metricsSrv = &http.Server{
+			Handler:           opts.Metrics.Handler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		}
+	}
 	srv := &http.Server{
-		Handler:           web.NewServer(a.svc, a.db, a.log, web.Options{BaseURL: cfg.BaseURL, TrustedProxies: cfg.TrustedProxies}),
+		Handler:           web.NewServer(a.svc, a.db, a.log, opts),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -72,8 +91,12 @@ func runServe(ctx context.Context, c *cli, name string, args []string) error {
 	} else if link != "" {
 		fmt.Fprintf(c.stderr, "Open this link to create the first workspace: %s\n", link)
 	}
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if metricsSrv != nil {
+		a.log.Info("serving metrics", "addr", metricsLn.Addr().String(), "path", "/metrics")
+		go func() { serveErr <- metricsSrv.Serve(metricsLn) }()
+	}
 
 	cleanupCtx, stopCleanup := context.WithCancel(context.WithoutCancel(ctx))
 	var cleanup sync.WaitGroup
@@ -81,8 +104,10 @@ func runServe(ctx context.Context, c *cli, name string, args []string) error {
 
 	select {
 	case err = <-serveErr:
-		// The listener failed; there is nothing to drain.
+		// A listener failed, which only a broken socket does: stop at
+		// once, the main server too if it was the metrics listener.
 		err = fmt.Errorf("serve: %w", err)
+		srv.Close()
 	case <-ctx.Done():
 		a.log.Info("shutting down", "timeout", shutdownTimeout.String())
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
@@ -91,6 +116,10 @@ func runServe(ctx context.Context, c *cli, name string, args []string) error {
 			srv.Close()
 		}
 		cancel()
+	}
+	if metricsSrv != nil {
+		// Scrapes are short; the metrics listener closes with the server.
+		metricsSrv.Close()
 	}
 	stopCleanup()
 	cleanup.Wait()
