@@ -106,6 +106,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.db.Ping(r.Context()); err != nil {
+		if r.Context().Err() != nil {
+			return // the client went away: that says nothing about the database
+		}
 		s.log.WarnContext(r.Context(), "database not ready", "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, errorBody("database_unavailable", "The database does not answer."))
 		return

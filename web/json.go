@@ -95,7 +95,13 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		return err
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return err // 413, in writeError
+		}
+		// A body that ends before its Content-Length, or breaks its
+		// chunked framing: bad input (or a client gone), not our failure.
+		return sekisho.Errorf(sekisho.KindInvalid, "invalid_json", "The request body could not be read to its end.")
 	}
 	// encoding/json would turn invalid UTF-8 into U+FFFD, so that two
 	// different passwords or codes could compare equal; and PostgreSQL

@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io/fs"
 	"math"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -45,7 +46,9 @@ func (s *Server) pageRoutes() {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Content-Security-Policy", "default-src 'none'")
-		if strings.HasSuffix(r.URL.Path, "/") { // no folder listings
+		// No folder listings; and a name the file system can't hold (say,
+		// invalid UTF-8) is not found, where the file server would fail.
+		if strings.HasSuffix(r.URL.Path, "/") || !fs.ValidPath(strings.TrimPrefix(r.URL.Path, "/static/")) {
 			http.NotFound(w, r)
 			return
 		}
@@ -132,6 +135,10 @@ func (s *Server) page(fn func(q *pageReq) error) http.Handler {
 		}
 		q := &pageReq{s: s, w: w, r: r, a: sekisho.Anonymous(s.clientIP(r), r.UserAgent())}
 		q.cat = catalogs[s.pickLanguage(r, "")]
+		if err := q.readInput(); err != nil {
+			q.fail(err)
+			return
+		}
 		if err := fn(q); err != nil {
 			q.fail(err)
 		}
@@ -159,6 +166,10 @@ func (s *Server) signedIn(fn func(q *pageReq) error) http.Handler {
 		}
 		q.p, q.a = p, p.Actor(s.clientIP(r), r.UserAgent())
 		q.cat = catalogs[s.pickLanguage(r, p.User.Locale)]
+		if err := q.readInput(); err != nil {
+			q.fail(err)
+			return
+		}
 		if err := fn(q); err != nil {
 			q.fail(err)
 		}
@@ -534,10 +545,55 @@ func (q *pageReq) showError(status int, d *errorData) {
 	}
 }
 
-// form parses the posted form, bounded like a JSON body.
+// errUnreadable refuses a page request whose form or query can't be read.
+var errUnreadable = sekisho.Errorf(sekisho.KindInvalid, "invalid_request", "The request could not be read. Go back and try again.")
+
+// readInput checks what the pages read from a request before a handler
+// runs. Path values and query parameters must be text a database can hold
+// (as checkText does for the API): an id that can't exist is not found.
+// A POST must carry its form as application/x-www-form-urlencoded, which
+// the pages' forms send, or no body at all; at most maxBody bytes, well
+// formed, UTF-8 without NUL. Anything else is refused: read as an empty
+// form, a truncated, oversized or garbled post would act as if every field
+// were blank (a policy with every box unticked, a cleared name).
+func (q *pageReq) readInput() error {
+	r := q.r
+	for _, name := range []string{"id", "token", "slug"} {
+		if !isText(r.PathValue(name)) {
+			return sekisho.ErrNotFound
+		}
+	}
+	if r.Method == http.MethodPost {
+		if ct := r.Header.Get("Content-Type"); ct != "" || r.ContentLength != 0 {
+			if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/x-www-form-urlencoded" {
+				return errUnreadable
+			}
+		}
+		r.Body = http.MaxBytesReader(q.w, r.Body, maxBody)
+		if err := r.ParseForm(); err != nil {
+			return errUnreadable
+		}
+	}
+	values := r.Form
+	if values == nil {
+		values = r.URL.Query()
+	}
+	for k, vs := range values {
+		if !isText(k) {
+			return errUnreadable
+		}
+		for _, v := range vs {
+			if !isText(v) {
+				return errUnreadable
+			}
+		}
+	}
+	return nil
+}
+
+// form is the posted form, which readInput has read and checked.
 func (q *pageReq) form() url.Values {
-	q.r.Body = http.MaxBytesReader(q.w, q.r.Body, maxBody)
-	if err := q.r.ParseForm(); err != nil {
+	if q.r.PostForm == nil {
 		return url.Values{}
 	}
 	return q.r.PostForm
