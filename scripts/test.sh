@@ -2,8 +2,9 @@
 # Runs sekisho's whole test suite on a fresh Debian machine: installs what
 # the tests need when it is missing (oathtool, Chromium), makes sure
 # PostgreSQL is up, then runs go vet, staticcheck, govulncheck and every test
-# with the race detector. The PostgreSQL and browser tests fail, never skip, when
-# their server or browser is missing.
+# with the race detector, then each fuzz target for 2 s (scripts/fuzz.sh). The
+# PostgreSQL and browser tests fail, never skip, when their server or browser
+# is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,3 +51,7 @@ if canary=$("${govulncheck[@]}" -C tools/vulndb/testdata/probe ./... 2>&1) || ! 
 fi
 "${govulncheck[@]}" ./...
 go test -race -count=1 -timeout 20m ./... "$@"
+
+# Fuzzing beyond the seeds, briefly (about 90 s once the instrumented build
+# is cached); a finding is written to testdata/fuzz/ and fails the run.
+bash scripts/fuzz.sh 2s
