@@ -203,14 +203,37 @@ func (s *Service) CreateUser(ctx context.Context, a sekisho.Actor, workspaceID s
 	var u *sekisho.User
 	var link string
 	err = s.update(ctx, func(tx *store.Tx, c *change) error {
-		w, err := tx.Workspace(workspaceID)
+		w, err := lockForAdmin(tx, a, workspaceID)
 		if err != nil {
-			return notFound(err, sekisho.ErrNotFound)
+			return err
 		}
 		u, link, err = s.invite(tx, c, now, a, w, email, name, role)
 		return err
 	})
 	return u, link, err
+}
+
+// lockForAdmin locks the workspace for an admin change and checks, under
+// the lock, that the acting admin's session still exists. Every change
+// that takes an admin's rights away (a role change, disabling, deletion)
+// deletes their sessions under the same lock, so a request authenticated
+// just before such a change is refused instead of carried out after it.
+func lockForAdmin(tx *store.Tx, a sekisho.Actor, workspaceID string) (*sekisho.Workspace, error) {
+	w, err := tx.LockWorkspace(workspaceID)
+	if err != nil {
+		return nil, notFound(err, sekisho.ErrNotFound)
+	}
+	if a.Kind != sekisho.ActorUser {
+		return w, nil
+	}
+	ok, err := tx.SessionExists(a.UserID, a.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, sekisho.ErrUnauthenticated
+	}
+	return w, nil
 }
 
 // UserUpdate changes a user; nil fields stay.
@@ -246,8 +269,8 @@ func (s *Service) UpdateUser(ctx context.Context, a sekisho.Actor, workspaceID, 
 	now := s.now()
 	var u *sekisho.User
 	err := s.update(ctx, func(tx *store.Tx, _ *change) error {
-		if _, err := tx.LockWorkspace(workspaceID); err != nil {
-			return notFound(err, sekisho.ErrNotFound)
+		if _, err := lockForAdmin(tx, a, workspaceID); err != nil {
+			return err
 		}
 		var err error
 		if u, err = tx.User(workspaceID, id); err != nil {
@@ -346,8 +369,8 @@ func (s *Service) DeleteUser(ctx context.Context, a sekisho.Actor, workspaceID, 
 	}
 	now := s.now()
 	return s.update(ctx, func(tx *store.Tx, _ *change) error {
-		if _, err := tx.LockWorkspace(workspaceID); err != nil {
-			return notFound(err, sekisho.ErrNotFound)
+		if _, err := lockForAdmin(tx, a, workspaceID); err != nil {
+			return err
 		}
 		u, err := tx.User(workspaceID, id)
 		if err != nil {
@@ -384,9 +407,9 @@ func (s *Service) ResetMFA(ctx context.Context, a sekisho.Actor, workspaceID, id
 	}
 	err = s.update(ctx, func(tx *store.Tx, c *change) error {
 		accessCode = ""
-		w, err := tx.LockWorkspace(workspaceID)
+		w, err := lockForAdmin(tx, a, workspaceID)
 		if err != nil {
-			return notFound(err, sekisho.ErrNotFound)
+			return err
 		}
 		u, err := tx.User(workspaceID, id)
 		if err != nil {
@@ -489,9 +512,9 @@ func (s *Service) UpdateWorkspace(ctx context.Context, a sekisho.Actor, workspac
 	enabled := false // Require MFA was switched on
 	err := s.update(ctx, func(tx *store.Tx, _ *change) error {
 		enabled = false
-		w, err := tx.LockWorkspace(workspaceID)
+		w, err := lockForAdmin(tx, a, workspaceID)
 		if err != nil {
-			return notFound(err, sekisho.ErrNotFound)
+			return err
 		}
 		before := *w
 		if p.RequireMFA != nil && *p.RequireMFA != w.RequireMFA {

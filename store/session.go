@@ -77,6 +77,13 @@ func (tx *Tx) SetSessionAuth(id string, aal sekisho.AAL, authTime int64) error {
 	return err
 }
 
+// SessionExists reports whether the user's session id still exists.
+func (tx *Tx) SessionExists(userID, id string) (bool, error) {
+	var n int
+	err := tx.queryRow(`SELECT COUNT(*) FROM sessions WHERE user_id = ? AND id = ?`, userID, id).Scan(&n)
+	return n > 0, err
+}
+
 // UserSessions returns the user's sessions, newest first.
 func (tx *Tx) UserSessions(userID string) ([]*sekisho.Session, error) {
 	rows, err := tx.query(`SELECT `+sessionColumns+` FROM sessions s WHERE s.user_id = ? ORDER BY s.created_at DESC, s.id DESC`, userID)

@@ -196,15 +196,6 @@ func (s concState) activeAdmin() bool {
 	return !s.deleted && s.role == string(sekisho.RoleWorkspaceAdmin) && s.status == string(sekisho.StatusActive)
 }
 
-// concStaleActorKnown marks a known bug: the admin services (auth/admin.go
-// UpdateUser, DeleteUser, and the other admin actions) check the actor's
-// role as Authenticate read it before their transaction, not inside it, so
-// an admin demoted, disabled or even deleted while their request is in
-// flight still completes it. TestConcurrencyLastAdmin logs such changes
-// instead of failing while this is true; set it to false once the services
-// check the actor again inside their transaction.
-const concStaleActorKnown = true
-
 // TestConcurrencyLastAdmin: four or eight active workspace admins send
 // sixteen removals at once — demote to member or user admin, disable,
 // delete — each aimed at a random admin, themselves included. Every round ends with an
@@ -320,11 +311,7 @@ func TestConcurrencyLastAdmin(t *testing.T) {
 				won[[2]int{ai, ti}]--
 				if !state[ai].activeAdmin() {
 					stale++
-					report := t.Errorf
-					if concStaleActorKnown {
-						report = t.Logf
-					}
-					report("round %d: event %d %s on admin %d was made by admin %d, who at that point was %+v, no longer an active workspace admin",
+					t.Errorf("round %d: event %d %s on admin %d was made by admin %d, who at that point was %+v, no longer an active workspace admin",
 						round, ev.ID, ev.Type, ti, ai, state[ai])
 				}
 				if state[ti].deleted {
