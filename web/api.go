@@ -248,6 +248,7 @@ func (s *Server) signInMFA(w http.ResponseWriter, r *http.Request, a sekisho.Act
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
+	noteRecoveryCode(w, in.RecoveryCode != "")
 	res, err := s.svc.SignInMFA(r.Context(), a, auth.SecondFactor(in))
 	if err != nil {
 		return err

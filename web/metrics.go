@@ -2,7 +2,6 @@ package web
 
 import (
 	"database/sql"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -162,7 +161,7 @@ const (
 var routeKinds = map[string]routeKind{
 	"POST /api/v1/sign-in":                  routePassword,
 	"POST /w/{slug}/sign-in":                routePassword,
-	secondFactorPattern:                     routeSecondFactor,
+	"POST /api/v1/sign-in/mfa":              routeSecondFactor,
 	"POST /w/{slug}/sign-in/code":           routeTOTP,
 	"POST /w/{slug}/sign-in/recovery":       routeRecoveryCode,
 	"POST /api/v1/sign-in/enroll":           routeEnrollStart,
@@ -210,19 +209,11 @@ func noteAnswer(w http.ResponseWriter, v any) {
 	}
 }
 
-const secondFactorPattern = "POST /api/v1/sign-in/mfa"
-
-// noteRequest notes which second factor the API's second sign-in step was
-// given: a wrong TOTP code and a wrong recovery code answer alike.
-func noteRequest(w http.ResponseWriter, r *http.Request, body []byte) {
-	if r.Pattern != secondFactorPattern {
-		return
-	}
+// noteRecoveryCode notes whether the API's second sign-in step was given
+// a recovery code: a wrong TOTP code and a wrong recovery code answer alike.
+func noteRecoveryCode(w http.ResponseWriter, used bool) {
 	if sw, ok := w.(*statusWriter); ok {
-		var in struct {
-			RecoveryCode string `json:"recovery_code"`
-		}
-		sw.note.recovery = json.Unmarshal(body, &in) == nil && in.RecoveryCode != ""
+		sw.note.recovery = used
 	}
 }
 
