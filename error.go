@@ -18,6 +18,7 @@ const (
 	KindNotFound                 // does not exist, or not visible to the caller
 	KindConflict                 // the current state forbids it
 	KindThrottled                // too many attempts; see Error.RetryAfter
+	KindUnavailable              // the database is out of reach for now; see Error.RetryAfter
 )
 
 // Error is the one error type of sekisho's domain. Code is a stable
@@ -27,7 +28,7 @@ type Error struct {
 	Code       string
 	Message    string
 	Field      string        // the input field at fault, when there is one
-	RetryAfter time.Duration // with KindThrottled
+	RetryAfter time.Duration // with KindThrottled and KindUnavailable
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -63,6 +64,8 @@ var (
 	ErrReauthRequired     = Errorf(KindForbidden, "reauthentication_required", "Confirm your password or a code to continue.")
 	ErrAAL2Required       = Errorf(KindForbidden, "mfa_session_required", "Sign in with your second factor to do this.")
 	ErrLastAdmin          = Errorf(KindConflict, "last_workspace_admin", "A workspace must keep at least one active workspace admin.")
+	ErrUnavailable        = &Error{Kind: KindUnavailable, Code: "service_unavailable",
+		Message: "The service is busy. Try again in a moment.", RetryAfter: time.Second}
 )
 
 // KindOf returns the kind of err, KindInternal for errors that are not *Error.

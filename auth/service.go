@@ -175,6 +175,10 @@ func (s *Service) internal(ctx context.Context, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	if errors.Is(err, store.ErrUnavailable) {
+		s.log.WarnContext(ctx, "database unavailable", "err", err)
+		return sekisho.ErrUnavailable
+	}
 	s.log.ErrorContext(ctx, "internal error", "err", err)
 	return fmt.Errorf("auth: %w", err)
 }

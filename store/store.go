@@ -220,12 +220,12 @@ func (db *DB) View(ctx context.Context, fn func(tx *Tx) error) error {
 func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, write bool, fn func(tx *Tx) error) error {
 	sqlTx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return unavailable(fmt.Errorf("begin: %w", err))
 	}
 	tx := &Tx{db: db, tx: sqlTx, ctx: ctx}
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
-		return err
+		return unavailable(err)
 	}
 	var e *echo
 	if write {
@@ -236,7 +236,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, write 
 	}
 	if err := sqlTx.Commit(); err != nil {
 		db.inval.forget(e)
-		return fmt.Errorf("commit: %w", err)
+		return unavailable(fmt.Errorf("commit: %w", err))
 	}
 	if write {
 		db.inval.committed()
@@ -321,6 +321,38 @@ func (tx *Tx) query(query string, args ...any) (*sql.Rows, error) {
 // ErrNotFound is returned by lookups that find no row.
 var ErrNotFound = errors.New("store: not found")
 
+// ErrUnavailable wraps errors that say the database can't be reached or
+// can't take the work now (no connection, too many clients, shutting
+// down, SQLite's lock still held after the busy timeout): worth retrying,
+// unlike a bug.
+var ErrUnavailable = errors.New("store: database unavailable")
+
+// unavailable wraps err in ErrUnavailable when it is such an error.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	var pgErr *pgconn.PgError
+	var connErr *pgconn.ConnectError
+	var sqliteErr *sqlite.Error
+	switch {
+	case errors.As(err, &pgErr):
+		// Class 08: connection exception; 53300: too many connections;
+		// 57P01–57P03: the server is shutting down or starting.
+		if !strings.HasPrefix(pgErr.Code, "08") && pgErr.Code != "53300" && !strings.HasPrefix(pgErr.Code, "57P0") {
+			return err
+		}
+	case errors.As(err, &connErr), pgconn.SafeToRetry(err):
+	case errors.As(err, &sqliteErr):
+		if c := sqliteErr.Code() & 0xff; c != sqlite3.SQLITE_BUSY && c != sqlite3.SQLITE_LOCKED {
+			return err
+		}
+	default:
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
 // ErrDuplicate is returned when an insert or update breaks a unique
 // constraint (a slug or an email that is taken).
 var ErrDuplicate = errors.New("store: duplicate")
@@ -332,6 +364,9 @@ func mapErr(err error) error {
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound
+	}
+	if err := unavailable(err); errors.Is(err, ErrUnavailable) {
+		return err
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {

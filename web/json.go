@@ -45,6 +45,8 @@ func statusOf(k sekisho.Kind) int {
 		return http.StatusConflict
 	case sekisho.KindThrottled:
 		return http.StatusTooManyRequests
+	case sekisho.KindUnavailable:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}
@@ -68,7 +70,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	noteError(w, e.Code)
-	if e.Kind == sekisho.KindThrottled {
+	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
 	writeJSON(w, statusOf(e.Kind), map[string]errorJSON{"error": {Code: e.Code, Message: e.Message, Field: e.Field}})

@@ -531,6 +531,9 @@ func (q *pageReq) fail(err error) {
 	case sekisho.KindThrottled:
 		d.Title = q.cat.T("error_page.throttled_title")
 		q.w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	case sekisho.KindUnavailable:
+		d.Title = q.cat.T("error_page.internal_title")
+		q.w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	default:
 		d.Title = q.cat.T("error_page.invalid_title")
 	}
