@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -238,7 +237,7 @@ func (iv *Invalidations) listen(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		slog.Warn("session invalidation listener lost; session checks go to the database until it is back", "err", err, "retry_in", backoff.String())
+		iv.db.logger().Warn("session invalidation listener lost; session checks go to the database until it is back", "err", err, "retry_in", backoff.String())
 		select {
 		case <-ctx.Done():
 			return
@@ -392,7 +391,7 @@ func (iv *Invalidations) await(ctx context.Context, e *echo) {
 	rows, err := iv.db.write.QueryContext(ctx, `SELECT substr(application_name, $1) FROM pg_stat_activity
 		WHERE datname = current_database() AND application_name LIKE $2`, len(listenerAppName)+1, listenerAppName+"%")
 	if err != nil {
-		slog.Warn("list session invalidation listeners", "err", err)
+		iv.db.logger().Warn("list session invalidation listeners", "err", err)
 		return
 	}
 	var want []string
@@ -418,7 +417,7 @@ func (iv *Invalidations) await(ctx context.Context, e *echo) {
 		select {
 		case <-e.ack:
 		case <-ctx.Done():
-			slog.Warn("instances did not acknowledge a session invalidation in time", "seq", e.seq, "instances", missing, "timeout", echoTimeout.String())
+			iv.db.logger().Warn("instances did not acknowledge a session invalidation in time", "seq", e.seq, "instances", missing, "timeout", echoTimeout.String())
 			return
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,6 +53,18 @@ type DB struct {
 	url     string // PostgreSQL, for the invalidation listener
 	readDSN string // SQLite, for the invalidation poller
 	inval   *Invalidations
+	log     atomic.Pointer[slog.Logger]
+}
+
+// SetLogger sets where the database's background work (the invalidation
+// listener) logs; slog.Default() until then.
+func (db *DB) SetLogger(l *slog.Logger) { db.log.Store(l) }
+
+func (db *DB) logger() *slog.Logger {
+	if l := db.log.Load(); l != nil {
+		return l
+	}
+	return slog.Default()
 }
 
 // SQLiteFile is the database file's name inside the data folder.

@@ -82,6 +82,7 @@ func newEnvOn(t *testing.T, db *store.DB, dbURL string, share *env) *env {
 		e.clock = &clock{t: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
 	}
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, nil))
+	db.SetLogger(log)
 	e.svc = auth.New(db, secret.NewHasher(testParams, 4), e.keys, e.mail, log, auth.Config{BaseURL: "http://sekisho.test", Now: e.clock.Now})
 	e.srv = httptest.NewServer(web.NewServer(e.svc, db, log, web.Options{BaseURL: "http://sekisho.test"}))
 	t.Cleanup(e.srv.Close)

@@ -29,6 +29,7 @@ func TestDatabaseUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db.SetLogger(log)
 	svc := auth.New(db, secret.NewHasher(testParams, 2), keys, &mail.Recorder{}, log, auth.Config{BaseURL: "http://sekisho.test"})
 	srv := httptest.NewServer(web.NewServer(svc, db, log, web.Options{BaseURL: "http://sekisho.test"}))
 	t.Cleanup(srv.Close)

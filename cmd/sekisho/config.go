@@ -260,6 +260,7 @@ func openApp(ctx context.Context, cfg *config, stderr io.Writer) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	db.SetLogger(logger)
 	keys, err := loadKeys(cfg)
 	if err != nil {
 		db.Close()
