@@ -57,7 +57,7 @@ type client interface {
 // runLoad runs n clients for dur. Operations that start within the first
 // warm are not measured (connections open, caches fill), but their
 // failures are counted. A client starts
-// no operation after the deadline; the rate is the operations measured
+// no operation after the deadline once it has measured one; the rate is the operations measured
 // over the time from the end of the warm-up to the last answer, so the
 // slow operations of a saturated server still count.
 func runLoad(ctx context.Context, n int, dur, warm time.Duration, pids []int, newClient func(i int) client) *loadResult {
@@ -76,8 +76,11 @@ func runLoad(ctx context.Context, n int, dur, warm time.Duration, pids []int, ne
 			var count int64
 			errs := map[string]int{}
 			for ctx.Err() == nil {
+				// Past the deadline a client stops, unless it has measured
+				// nothing yet (its first answers came within the warm-up on
+				// a slow machine): then it goes on for up to another dur.
 				t0 := time.Now()
-				if !t0.Before(deadline) {
+				if !t0.Before(deadline) && (count > 0 || !t0.Before(deadline.Add(dur))) {
 					break
 				}
 				fail := c.next()
