@@ -56,10 +56,10 @@ type client interface {
 
 // runLoad runs n clients for dur. Operations that start within the first
 // warm are not measured (connections open, caches fill), but their
-// failures are counted. A client starts
-// no operation after the deadline once it has measured one; the rate is the operations measured
-// over the time from the end of the warm-up to the last answer, so the
-// slow operations of a saturated server still count.
+// failures are counted. A client starts no operation after the deadline
+// once it has measured one; the rate is the operations measured over the
+// time from the end of the warm-up to the last answer, so the slow
+// operations of a saturated server still count.
 func runLoad(ctx context.Context, n int, dur, warm time.Duration, pids []int, newClient func(i int) client) *loadResult {
 	res := &loadResult{clients: n, errors: map[string]int{}}
 	var mu sync.Mutex
