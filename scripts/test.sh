@@ -52,6 +52,6 @@ fi
 "${govulncheck[@]}" ./...
 go test -race -count=1 -timeout 20m ./... "$@"
 
-# Fuzzing beyond the seeds, briefly (about 90 s once the instrumented build
-# is cached); a finding is written to testdata/fuzz/ and fails the run.
+# Fuzzing beyond the seeds, briefly (about a minute once the instrumented
+# build is cached); a finding is written to testdata/fuzz/ and fails the run.
 bash scripts/fuzz.sh 2s
