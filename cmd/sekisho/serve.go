@@ -7,11 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"sync"
 	"time"
 
-	"github.com/sekisho/sekisho/secret"
 	"github.com/sekisho/sekisho/store"
 	"github.com/sekisho/sekisho/web"
 )
@@ -22,9 +20,6 @@ var serveCommand = &command{
 }
 
 const (
-	// serveMemoryMargin is the soft memory limit beyond the password
-	// hashes: the rest of the process under load needs about 30 MiB.
-	serveMemoryMargin = 48 << 20
 	// shutdownTimeout is how long in-flight requests get to finish after
 	// SIGINT or SIGTERM before their connections are cut.
 	shutdownTimeout = 20 * time.Second
@@ -50,14 +45,6 @@ func runServe(ctx context.Context, c *cli, name string, args []string) error {
 	a, err := openApp(ctx, cfg, c.stderr)
 	if err != nil {
 		return err
-	}
-	if c.getenv("GOMEMLIMIT") == "" {
-		// Each password hash allocates and drops ~19 MiB; left to GOGC the
-		// heap doubles past what the hashes in flight hold. A soft limit of
-		// what they need plus a margin makes the collector free them
-		// sooner (cheaply: the blocks hold no pointers to scan).
-		old := debug.SetMemoryLimit(int64(cfg.HashConcurrency)*int64(secret.DefaultParams.Memory)<<10 + serveMemoryMargin)
-		defer debug.SetMemoryLimit(old)
 	}
 
 	// Listen before printing anything, so that the address logged is the
