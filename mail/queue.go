@@ -102,9 +102,8 @@ func (q *Queue) Send(ctx context.Context, m Message) error {
 	case q.ch <- m:
 		return nil
 	default:
-		// Logged here too: a lost notification (say, "your MFA was
-		// reset") matters even if the caller only counts the error.
-		q.log.Error("mail: queue full; message dropped", "domain", recipientDomain(m.To))
+		// Not logged here: the caller decides whether a full queue is a
+		// lost notification (and logs it) or a reason to wait and retry.
 		return ErrQueueFull
 	}
 }
