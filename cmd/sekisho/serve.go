@@ -82,9 +82,9 @@ func runServe(ctx context.Context, c *cli, name string, args []string) error {
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	a.log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL, "database", string(a.db.Dialect()))
-	// The link is printed before serving starts, so that whoever sees the
-	// server answer (a health check, a test) also sees the link; the bound
-	// socket already queues connections, so the link works at once.
+	// Everything is logged before serving starts, so that whoever sees the
+	// server answer (a health check, a test) also sees the setup link and
+	// the metrics address; the bound sockets already queue connections.
 	link, err := a.svc.SetupLink(ctx)
 	if err != nil {
 		a.log.Error("create setup link", "err", err)
@@ -92,11 +92,11 @@ func runServe(ctx context.Context, c *cli, name string, args []string) error {
 		fmt.Fprintf(c.stderr, "Open this link to create the first workspace: %s\n", link)
 	}
 	serveErr := make(chan error, 2)
-	go func() { serveErr <- srv.Serve(ln) }()
 	if metricsSrv != nil {
 		a.log.Info("serving metrics", "addr", metricsLn.Addr().String(), "path", "/metrics")
 		go func() { serveErr <- metricsSrv.Serve(metricsLn) }()
 	}
+	go func() { serveErr <- srv.Serve(ln) }()
 
 	cleanupCtx, stopCleanup := context.WithCancel(context.WithoutCancel(ctx))
 	var cleanup sync.WaitGroup
