@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,10 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sekisho/sekisho"
-	"github.com/sekisho/sekisho/auth"
-	"github.com/sekisho/sekisho/mail"
-	"github.com/sekisho/sekisho/secret"
 	"github.com/sekisho/sekisho/store"
 	"github.com/sekisho/sekisho/store/storetest"
 	"github.com/sekisho/sekisho/web"
@@ -311,48 +306,6 @@ func testMetrics(t *testing.T, d store.Dialect) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusNotFound {
 		t.Errorf("GET / on the metrics handler: %s", res.Status)
-	}
-}
-
-// BenchmarkSessionCheckMetrics is BenchmarkSessionCheck with metrics
-// recorded, to see what they cost on the hottest path.
-func BenchmarkSessionCheckMetrics(b *testing.B) {
-	for _, d := range storetest.Dialects {
-		b.Run(string(d), func(b *testing.B) {
-			db := storetest.Open(b, d)
-			keys, err := secret.ParseKeyring("k1:" + strings.Repeat("A", 43) + "=")
-			if err != nil {
-				b.Fatal(err)
-			}
-			log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-			svc := auth.New(db, secret.NewHasher(testParams, 2), keys, &mail.Recorder{}, log, auth.Config{BaseURL: "http://sekisho.test"})
-			ctx := context.Background()
-			_, _, link, err := svc.CreateWorkspace(ctx, sekisho.Operator("bench", "benchmark"), "acme", "Acme", "a@acme.test")
-			if err != nil {
-				b.Fatal(err)
-			}
-			const password = "purple monkey dishwasher 9"
-			if _, err := svc.AcceptInvitation(ctx, sekisho.Anonymous("", ""), link[strings.LastIndexByte(link, '/')+1:], password); err != nil {
-				b.Fatal(err)
-			}
-			res, err := svc.SignIn(ctx, sekisho.Anonymous("127.0.0.1", "bench"), auth.Credentials{Workspace: "acme", Email: "a@acme.test", Password: password})
-			if err != nil {
-				b.Fatal(err)
-			}
-			h := web.NewServer(svc, db, log, web.Options{BaseURL: "http://sekisho.test", Metrics: web.NewMetrics(db)})
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				req := httptest.NewRequest("GET", "/api/v1/session", nil)
-				req.Header.Set("Authorization", "Bearer "+res.SessionToken)
-				for pb.Next() {
-					w := httptest.NewRecorder()
-					h.ServeHTTP(w, req)
-					if w.Code != http.StatusOK {
-						b.Fatalf("status %d: %s", w.Code, w.Body)
-					}
-				}
-			})
-		})
 	}
 }
 
