@@ -57,7 +57,10 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 		// last_seen_at, which other instances may have moved on: past
 		// touchEvery it is read again rather than idled out.
 		if p := s.sessions.get(key); p != nil && now.Sub(p.Session.LastSeenAt) < touchEvery {
-			return p, s.admit(p, now)
+			if err := s.admit(p, now); err != nil {
+				return nil, err
+			}
+			return p, nil
 		}
 		epoch = s.sessions.currentEpoch()
 	}
