@@ -120,7 +120,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}
-	if dec.More() {
+	// Nothing may follow the object but space. (More alone misses a stray
+	// closing bracket: it reports no further element before one.)
+	if _, err := dec.Token(); err != io.EOF {
 		return sekisho.Errorf(sekisho.KindInvalid, "invalid_json", "The request body must be a single JSON object.")
 	}
 	return nil
