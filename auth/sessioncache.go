@@ -117,9 +117,3 @@ func (c *sessionCache) clear() {
 	clear(c.byToken)
 	clear(c.byUser)
 }
-
-func (c *sessionCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.byToken)
-}

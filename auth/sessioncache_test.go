@@ -64,3 +64,9 @@ func TestSessionCache(t *testing.T) {
 		t.Fatal("reset left entries")
 	}
 }
+
+func (c *sessionCache) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.byToken)
+}

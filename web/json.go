@@ -70,10 +70,16 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	noteError(w, e.Code)
+	setRetryAfter(w, e)
+	writeJSON(w, statusOf(e.Kind), map[string]errorJSON{"error": {Code: e.Code, Message: e.Message, Field: e.Field}})
+}
+
+// setRetryAfter tells the client when to try again, for the errors that
+// say (throttled, unavailable), on API answers and pages alike.
+func setRetryAfter(w http.ResponseWriter, e *sekisho.Error) {
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
-	writeJSON(w, statusOf(e.Kind), map[string]errorJSON{"error": {Code: e.Code, Message: e.Message, Field: e.Field}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -460,9 +460,7 @@ func (q *pageReq) formErrors(err error, fields map[string]string) map[string]str
 	default:
 		return nil
 	}
-	if e.Kind == sekisho.KindThrottled {
-		q.w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
-	}
+	setRetryAfter(q.w, e)
 	id, ok := "", false
 	if e.Field != "" {
 		id, ok = fields[e.Field]
@@ -516,6 +514,7 @@ func (q *pageReq) fail(err error) {
 	}
 	d := &errorData{Message: q.errText(e)}
 	status := statusOf(e.Kind)
+	setRetryAfter(q.w, e)
 	switch e.Kind {
 	case sekisho.KindNotFound:
 		d.Title = q.cat.T("error_page.not_found_title")
@@ -530,10 +529,8 @@ func (q *pageReq) fail(err error) {
 		d.SignIn = true
 	case sekisho.KindThrottled:
 		d.Title = q.cat.T("error_page.throttled_title")
-		q.w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	case sekisho.KindUnavailable:
 		d.Title = q.cat.T("error_page.internal_title")
-		q.w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	default:
 		d.Title = q.cat.T("error_page.invalid_title")
 	}
