@@ -104,6 +104,9 @@ func (s *Service) Config() Config { return s.cfg }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Millisecond) }
 
+// Now is the service's clock, which every expiry it hands out counts from.
+func (s *Service) Now() time.Time { return s.now() }
+
 // change is what a method's transaction leaves for after its commit.
 type change struct {
 	mail []mail.Message

@@ -360,7 +360,11 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("member enrolls at sign-in", func(t *testing.T) {
 		ben.t = t
-		ben.open(benLink[strings.Index(benLink, "/invitations/"):])
+		i := strings.Index(benLink, "/invitations/")
+		if i < 0 {
+			t.Fatalf("no invitation link from the step before: %q", benLink)
+		}
+		ben.open(benLink[i:])
 		ben.onPage("invitation")
 		ben.sees(benEmail, "Acme Corporation")
 		ben.typeIn("#password", benPass)

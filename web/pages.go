@@ -129,7 +129,7 @@ func (q *pageReq) now() time.Time { return q.s.svc.Config().Now() }
 // page wraps a page anyone may open.
 func (s *Server) page(fn func(q *pageReq) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pageHeaders(w)
+		pageHeaders.set(w)
 		if s.switchLanguage(w, r) {
 			return
 		}
@@ -149,7 +149,7 @@ func (s *Server) page(fn func(q *pageReq) error) http.Handler {
 // visitor goes to sign in.
 func (s *Server) signedIn(fn func(q *pageReq) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pageHeaders(w)
+		pageHeaders.set(w)
 		if s.switchLanguage(w, r) {
 			return
 		}
@@ -249,15 +249,14 @@ func (s *Server) switchLanguage(w http.ResponseWriter, r *http.Request) bool {
 
 // pageHeaders are the security headers of every page, error pages and
 // redirects included. Pages are never cached: some show secrets.
-func pageHeaders(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Content-Security-Policy", pageCSP)
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer") // invitation and reset links carry tokens in the path
-	h.Set("Cache-Control", "no-store")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-}
+var pageHeaders = fixedHeaders(
+	"Content-Security-Policy", pageCSP,
+	"X-Frame-Options", "DENY",
+	"X-Content-Type-Options", "nosniff",
+	"Referrer-Policy", "no-referrer", // invitation and reset links carry tokens in the path
+	"Cache-Control", "no-store",
+	"Cross-Origin-Opener-Policy", "same-origin",
+)
 
 // cookie names a cookie of the pages: __Host- prefixed (this host only,
 // Secure, Path=/) except in plain-http development.
@@ -281,8 +280,11 @@ func (q *pageReq) clearCookie(name string) {
 // startSession hands the browser a new session cookie: at sign-in and again
 // after the second factor, each time a new token.
 func (q *pageReq) startSession(res *auth.SignInResult, slug string) {
+	// Max-Age, not Expires: a lifetime counted by the browser's own clock
+	// holds however far that clock is from the server's.
+	maxAge := max(res.ExpiresAt.Sub(q.s.svc.Now()), time.Second)
 	http.SetCookie(q.w, &http.Cookie{Name: q.s.cookieName(), Value: res.SessionToken, Path: "/",
-		Expires: res.ExpiresAt, HttpOnly: true, Secure: q.s.secure, SameSite: http.SameSiteLaxMode})
+		MaxAge: int(maxAge / time.Second), HttpOnly: true, Secure: q.s.secure, SameSite: http.SameSiteLaxMode})
 	q.clearCookie(q.s.cookie("sekisho_flow"))
 	if slugLike(slug) {
 		q.setCookie(q.s.cookie("sekisho_workspace"), slug, 365*24*time.Hour)

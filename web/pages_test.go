@@ -357,6 +357,11 @@ func TestPagesSessionCookie(t *testing.T) {
 	if sc == nil || !sc.HttpOnly || sc.Secure || sc.SameSite != http.SameSiteLaxMode || sc.Path != "/" || sc.Value == "planted-by-attacker" {
 		t.Fatalf("session cookie: %+v", sc)
 	}
+	// A lifetime, not a date: the server's clock here is days from the
+	// browser's, and the session still lasts its 24 hours.
+	if sc.MaxAge != 24*3600 || !sc.Expires.IsZero() {
+		t.Fatalf("session cookie lifetime: Max-Age %d, Expires %v", sc.MaxAge, sc.Expires)
+	}
 	if raw := strings.Join(r.Header.Values("Set-Cookie"), "\n"); !strings.Contains(raw, "SameSite=Lax") {
 		t.Fatalf("Set-Cookie: %s", raw)
 	}
