@@ -46,7 +46,7 @@ func (s *Server) sessionToken(r *http.Request) string {
 // public wraps a handler that needs no session.
 func (s *Server) public(fn func(w http.ResponseWriter, r *http.Request, a sekisho.Actor) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		apiHeaders(w)
+		apiHeaders.set(w)
 		if err := fn(w, r, sekisho.Anonymous(s.clientIP(r), r.UserAgent())); err != nil {
 			s.writeError(w, r, err)
 		}
@@ -56,7 +56,7 @@ func (s *Server) public(fn func(w http.ResponseWriter, r *http.Request, a sekish
 // user wraps a handler that needs a valid session.
 func (s *Server) user(fn func(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		apiHeaders(w)
+		apiHeaders.set(w)
 		p, err := s.svc.Authenticate(r.Context(), s.sessionToken(r))
 		if err == nil {
 			err = checkText(r)
@@ -78,6 +78,9 @@ func checkText(r *http.Request) error {
 	if !isText(r.PathValue("id")) {
 		return sekisho.ErrNotFound
 	}
+	if r.URL.RawQuery == "" {
+		return nil // the session check: no query to parse
+	}
 	for k, vs := range r.URL.Query() {
 		ok := isText(k)
 		for _, v := range vs {
@@ -92,13 +95,13 @@ func checkText(r *http.Request) error {
 
 func isText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
-func apiHeaders(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	h.Set("Cache-Control", "no-store")
-}
+// apiHeaders are the security headers of every API answer.
+var apiHeaders = fixedHeaders(
+	"X-Content-Type-Options", "nosniff",
+	"Referrer-Policy", "no-referrer",
+	"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'",
+	"Cache-Control", "no-store",
+)
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -145,22 +148,22 @@ func ts(t time.Time) *time.Time {
 }
 
 type userJSON struct {
-	ID         string     `json:"id"`
-	Email      string     `json:"email"`
-	Name       string     `json:"name"`
-	Locale     string     `json:"locale"`
-	Role       string     `json:"role"`
-	Status     string     `json:"status"`
-	MFAEnabled bool       `json:"mfa_enabled"`
-	MFAResetAt *time.Time `json:"mfa_reset_at,omitempty"`
-	JoinedAt   *time.Time `json:"joined_at,omitempty"`
-	CreatedAt  *time.Time `json:"created_at"`
-	UpdatedAt  *time.Time `json:"updated_at"`
+	ID         string    `json:"id"`
+	Email      string    `json:"email"`
+	Name       string    `json:"name"`
+	Locale     string    `json:"locale"`
+	Role       string    `json:"role"`
+	Status     string    `json:"status"`
+	MFAEnabled bool      `json:"mfa_enabled"`
+	MFAResetAt time.Time `json:"mfa_reset_at,omitzero"`
+	JoinedAt   time.Time `json:"joined_at,omitzero"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 func toUser(u *sekisho.User) userJSON {
 	return userJSON{ID: u.ID, Email: u.Email, Name: u.Name, Locale: u.Locale, Role: string(u.Role), Status: string(u.Status),
-		MFAEnabled: u.HasMFA, MFAResetAt: ts(u.MFAResetAt), JoinedAt: ts(u.JoinedAt), CreatedAt: ts(u.CreatedAt), UpdatedAt: ts(u.UpdatedAt)}
+		MFAEnabled: u.HasMFA, MFAResetAt: u.MFAResetAt.UTC(), JoinedAt: u.JoinedAt.UTC(), CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC()}
 }
 
 type workspaceJSON struct {

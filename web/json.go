@@ -82,11 +82,14 @@ func setRetryAfter(w http.ResponseWriter, e *sekisho.Error) {
 	}
 }
 
+var jsonHeaders = fixedHeaders(
+	"Content-Type", "application/json; charset=utf-8",
+	"Cache-Control", "no-store",
+)
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	noteAnswer(w, v)
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
+	jsonHeaders.set(w)
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }

@@ -51,7 +51,7 @@ func NewServer(svc *auth.Service, db Pinger, log *slog.Logger, opts Options) htt
 	s.routes()
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		apiHeaders(w)
+		apiHeaders.set(w)
 		writeJSON(w, http.StatusForbidden, errorBody("cross_origin_request", "Cross-origin requests that change state are refused."))
 	}))
 	return s.logRequests(csrf.Handler(s.mux))
@@ -156,4 +156,33 @@ func (s *Server) trusted(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// headerSet is a fixed set of response headers. Each value is one slice
+// shared by every response: assigning it saves Header.Set's allocation per
+// header on the session check, which apps make on every request. Sharing is
+// safe because net/http only reads header values, and Header.Add appends to
+// a slice that is full, so it copies rather than writing into the shared one.
+type headerSet []struct {
+	key string
+	val []string
+}
+
+// fixedHeaders makes a headerSet of key, value pairs.
+func fixedHeaders(kv ...string) headerSet {
+	hs := make(headerSet, 0, len(kv)/2)
+	for i := 0; i < len(kv); i += 2 {
+		hs = append(hs, struct {
+			key string
+			val []string
+		}{http.CanonicalHeaderKey(kv[i]), kv[i+1 : i+2 : i+2]})
+	}
+	return hs
+}
+
+func (hs headerSet) set(w http.ResponseWriter) {
+	h := w.Header()
+	for _, kv := range hs {
+		h[kv.key] = kv.val
+	}
 }
