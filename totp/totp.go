@@ -19,12 +19,16 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"image"
+	"image/draw"
 	"image/png"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/boombuler/barcode"
+	"github.com/boombuler/barcode/qr"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/hotp"
 )
@@ -93,22 +97,40 @@ func escape(s string) string {
 	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
 
+// quietModules is the light margin around a QR code, in modules: the four
+// that ISO/IEC 18004 asks for, without which some scanners miss the code.
+const quietModules = 4
+
 // QRCodePNG renders uri as a PNG QR code of size×size pixels, for the
-// enrollment page. size must leave at least one pixel per QR module (about
-// 60 for a URI of ordinary length); smaller sizes return an error rather than
-// an unreadable image.
+// enrollment page: whole pixels per module, so no module is blurred between
+// two, and a quiet zone of four modules, so API clients can show the image
+// as it is. size must leave at least one pixel per module (about 60 for a
+// URI of ordinary length, margin included); smaller sizes return an error
+// rather than an unreadable image.
 func QRCodePNG(uri string, size int) ([]byte, error) {
 	if size <= 0 {
 		return nil, errors.New("totp: QR code size must be positive")
 	}
-	key, err := otp.NewKeyFromURL(uri)
+	if _, err := otp.NewKeyFromURL(uri); err != nil {
+		return nil, fmt.Errorf("totp: QR code: %w", err)
+	}
+	code, err := qr.Encode(uri, qr.M, qr.Auto)
 	if err != nil {
 		return nil, fmt.Errorf("totp: QR code: %w", err)
 	}
-	img, err := key.Image(size, size)
+	modules := code.Bounds().Dx()
+	scale := size / (modules + 2*quietModules)
+	if scale < 1 {
+		return nil, fmt.Errorf("totp: QR code: %d pixels are too few for %d modules and their margin", size, modules)
+	}
+	scaled, err := barcode.Scale(code, modules*scale, modules*scale)
 	if err != nil {
 		return nil, fmt.Errorf("totp: QR code: %w", err)
 	}
+	img := image.NewGray(image.Rect(0, 0, size, size))
+	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
+	off := (size - modules*scale) / 2
+	draw.Draw(img, image.Rect(off, off, off+modules*scale, off+modules*scale), scaled, image.Point{}, draw.Src)
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
 		return nil, fmt.Errorf("totp: QR code: %w", err)

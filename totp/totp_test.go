@@ -5,12 +5,13 @@ import (
 	"encoding/base32"
 	"fmt"
 	"image"
-	_ "image/png" // lets image.DecodeConfig read what QRCodePNG writes
+	"image/png"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/boombuler/barcode/qr"
 	"github.com/pquerna/otp"
 )
 
@@ -146,7 +147,7 @@ func TestVerifyWindow(t *testing.T) {
 	}
 	for off := int64(-2); off <= 2; off++ {
 		step, ok := Verify(secret, codes[off], verifyNow, -1)
-		wantOK := off >= -Skew && off <= Skew
+		wantOK := off >= -1 && off <= 1 // SECURITY.md: one step either way, not Skew's value
 		if ok != wantOK {
 			t.Errorf("code of T%+d: ok = %v, want %v", off, ok, wantOK)
 		}
@@ -412,6 +413,7 @@ func TestQRCodePNG(t *testing.T) {
 		if format != "png" || cfg.Width != size || cfg.Height != size {
 			t.Errorf("got %s %dx%d, want png %dx%d", format, cfg.Width, cfg.Height, size, size)
 		}
+		checkQuietZone(t, b, uri)
 	}
 	for _, size := range []int{0, -1, 10} {
 		if _, err := QRCodePNG(uri, size); err == nil {
@@ -460,5 +462,38 @@ func BenchmarkVerify(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Verify(secret, code, verifyNow, -1)
+	}
+}
+
+// checkQuietZone checks that the code's dark modules span a whole number of
+// pixels each and leave at least four light modules on every side.
+func checkQuietZone(t *testing.T, b []byte, uri string) {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := qr.Encode(uri, qr.M, qr.Auto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modules := code.Bounds().Dx()
+	r := img.Bounds()
+	dark := image.Rectangle{Min: r.Max, Max: r.Min}
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if l, _, _, _ := img.At(x, y).RGBA(); l < 0x8000 {
+				dark = dark.Union(image.Rect(x, y, x+1, y+1))
+			}
+		}
+	}
+	// A QR code's finder patterns are dark to its corners, so the dark
+	// bounding box is the code itself.
+	if dark.Dx() != dark.Dy() || dark.Dx()%modules != 0 {
+		t.Fatalf("%d×%d pixels of code for %d modules: not whole pixels per module", dark.Dx(), dark.Dy(), modules)
+	}
+	quiet := 4 * dark.Dx() / modules
+	if dark.Min.X-r.Min.X < quiet || dark.Min.Y-r.Min.Y < quiet || r.Max.X-dark.Max.X < quiet || r.Max.Y-dark.Max.Y < quiet {
+		t.Errorf("code at %v in %v: less than %d pixels (4 modules) of margin", dark, r, quiet)
 	}
 }
