@@ -131,7 +131,12 @@ type UserDetail struct {
 	User                   *sekisho.User
 	Authenticators         []sekisho.Authenticator // confirmed only
 	RecoveryCodesRemaining int
-	AccessCodePending      bool
+	// AccessCodePending: an admin reset left an access code the user has
+	// not used. It locks their enrollment even once expired
+	// (AccessCodeExpired), until another reset replaces it.
+	AccessCodePending   bool
+	AccessCodeExpired   bool
+	AccessCodeExpiresAt time.Time
 }
 
 // GetUser returns user id of workspaceID with their MFA state.
@@ -158,8 +163,13 @@ func (s *Service) GetUser(ctx context.Context, a sekisho.Actor, workspaceID, id 
 		if _, d.RecoveryCodesRemaining, err = tx.RecoveryCodeSalt(id); err != nil {
 			return err
 		}
-		d.AccessCodePending, err = tx.HasToken(id, store.PurposeAccessCode, now.UnixMilli())
-		return err
+		code, err := pendingAccessCode(tx, id)
+		if err != nil || code == nil {
+			return err
+		}
+		d.AccessCodePending, d.AccessCodeExpiresAt = true, accessCodeExpiry(code)
+		d.AccessCodeExpired = !now.Before(d.AccessCodeExpiresAt)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -439,7 +449,9 @@ func (s *Service) ResetMFA(ctx context.Context, a sekisho.Actor, workspaceID, id
 		}
 		if w.ResetRequiresAccessCode {
 			accessCode = secret.NewAccessCode()
-			if err := tx.CreateToken(secret.HashToken(accessCode), store.PurposeAccessCode, u.ID, now.UnixMilli(), now.Add(accessCodeTTL).UnixMilli()); err != nil {
+			// The row outlives the code's 24 hours (accessCodeExpiry): an
+			// unused code locks enrollment even once expired.
+			if err := tx.CreateToken(accessCodeHash(accessCode), store.PurposeAccessCode, u.ID, now.UnixMilli(), store.KeepUntilUsed); err != nil {
 				return err
 			}
 		}

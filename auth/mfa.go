@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"time"
 
@@ -119,18 +120,41 @@ func accessCodeHash(code string) string {
 var (
 	errAccessCodeRequired = sekisho.Invalid("access_code", "access_code_required", "Enter the one-time access code your admin gave you.")
 	errInvalidAccessCode  = sekisho.Invalid("access_code", "invalid_access_code", "The access code is incorrect.")
+	errAccessCodeExpired  = &sekisho.Error{Kind: sekisho.KindConflict, Code: "access_code_expired", Field: "access_code",
+		Message: "The access code has expired. Ask an admin of your workspace to reset your MFA again; the new reset gives a new code."}
 )
+
+// pendingAccessCode returns the access code an admin reset left the user
+// and nobody has used yet, expired or not; nil when there is none.
+func pendingAccessCode(tx *store.Tx, userID string) (*store.Token, error) {
+	t, err := tx.UnusedToken(userID, store.PurposeAccessCode)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return t, err
+}
+
+// accessCodeExpiry is when an access code stops being accepted: its row
+// outlives it (store.KeepUntilUsed), so the age counts from its creation.
+func accessCodeExpiry(t *store.Token) time.Time {
+	return time.UnixMilli(t.CreatedAt).UTC().Add(accessCodeTTL)
+}
 
 // checkAccessCode enforces the access code an admin reset left, if any: the
 // user must show it before enrolling a new factor, so that someone who only
-// knows the password cannot enroll their own phone after a reset. Guesses
-// count against a throttle of their own (a wrong code answers through
+// knows the password cannot enroll their own phone after a reset. An
+// expired code keeps enrollment locked (its expiry must not open what it
+// guards) until an admin resets again, which replaces it. Guesses count
+// against a throttle of their own (a wrong code answers through
 // commitThen, so the count sticks). The code is used up when the new
 // factor is confirmed (confirmPending).
 func checkAccessCode(tx *store.Tx, now time.Time, userID, code string) error {
-	pending, err := tx.HasToken(userID, store.PurposeAccessCode, now.UnixMilli())
-	if err != nil || !pending {
+	pending, err := pendingAccessCode(tx, userID)
+	if err != nil || pending == nil {
 		return err
+	}
+	if !now.Before(accessCodeExpiry(pending)) {
+		return errAccessCodeExpired
 	}
 	if code == "" {
 		return errAccessCodeRequired
@@ -144,14 +168,8 @@ func checkAccessCode(tx *store.Tx, now time.Time, userID, code string) error {
 		return commitThen(sekisho.Throttled(wait))
 	}
 	h := accessCodeHash(code)
-	if h == "" {
+	if h == "" || subtle.ConstantTimeCompare([]byte(h), []byte(pending.Hash)) != 1 {
 		return commitThen(errInvalidAccessCode)
-	}
-	owner, err := tx.TokenUser(h, store.PurposeAccessCode, now.UnixMilli())
-	if errors.Is(err, store.ErrNotFound) || (err == nil && owner != userID) {
-		return commitThen(errInvalidAccessCode)
-	} else if err != nil {
-		return err
 	}
 	return tx.ThrottleReset(key)
 }

@@ -30,6 +30,7 @@ type SignInResult struct {
 	FlowToken          string
 	Methods            []string // "totp", "recovery_code"
 	AccessCodeRequired bool     // enrollment needs the code the admin handed out
+	AccessCodeExpired  bool     // ... which has expired: only a new admin reset helps
 }
 
 // Credentials is the first step of a sign-in.
@@ -231,10 +232,12 @@ func (s *Service) afterPassword(tx *store.Tx, now time.Time, a sekisho.Actor, w 
 		}
 		return res, audit(tx, now, a, w.ID, "user.sign_in.password", sekisho.ResultSuccess, u.ID, map[string]string{"next": string(step)})
 	default:
-		var err error
-		res.AccessCodeRequired, err = tx.HasToken(u.ID, store.PurposeAccessCode, now.UnixMilli())
+		code, err := pendingAccessCode(tx, u.ID)
 		if err != nil {
 			return nil, err
+		}
+		if code != nil {
+			res.AccessCodeRequired, res.AccessCodeExpired = true, !now.Before(accessCodeExpiry(code))
 		}
 		res.FlowToken, err = s.createFlow(tx, now, a, u.ID, flowEnroll)
 		if err != nil {

@@ -1,6 +1,9 @@
 package store
 
-import "database/sql"
+import (
+	"database/sql"
+	"math"
+)
 
 // Token purposes.
 const (
@@ -44,6 +47,33 @@ func (tx *Tx) HasToken(userID, purpose string, now int64) (bool, error) {
 	err := tx.queryRow(`SELECT COUNT(*) FROM tokens WHERE user_id = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?`,
 		userID, purpose, now).Scan(&n)
 	return n > 0, err
+}
+
+// KeepUntilUsed is the expires_at of a token row that must outlive the
+// token's validity: cleanup (DeleteExpired) removes rows by expires_at and
+// never reaches this one. An MFA access code is stored so because, unused,
+// it keeps locking enrollment after it expired (an expired code must not
+// leave the door open); its owner judges its age from created_at. Only a
+// use, a new reset (which replaces it) or the user's deletion removes it.
+const KeepUntilUsed int64 = math.MaxInt64
+
+// Token is a stored single-use token, known by its hash.
+type Token struct {
+	Hash      string
+	CreatedAt int64
+	ExpiresAt int64
+}
+
+// UnusedToken returns the user's newest unused token of purpose, expired
+// or not; ErrNotFound when they hold none.
+func (tx *Tx) UnusedToken(userID, purpose string) (*Token, error) {
+	var t Token
+	err := tx.queryRow(`SELECT token_hash, created_at, expires_at FROM tokens WHERE user_id = ? AND purpose = ? AND used_at IS NULL
+		ORDER BY created_at DESC, token_hash LIMIT 1`, userID, purpose).Scan(&t.Hash, &t.CreatedAt, &t.ExpiresAt)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return &t, nil
 }
 
 // DeleteTokens deletes the user's tokens of purpose, so that a new link

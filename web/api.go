@@ -192,12 +192,13 @@ type signInJSON struct {
 	FlowToken          string     `json:"flow_token,omitempty"`
 	Methods            []string   `json:"methods,omitempty"`
 	AccessCodeRequired bool       `json:"access_code_required,omitempty"`
+	AccessCodeExpired  bool       `json:"access_code_expired,omitempty"`
 }
 
 func toSignIn(res *auth.SignInResult) signInJSON {
 	out := signInJSON{State: string(res.State), SessionToken: res.SessionToken, ExpiresAt: ts(res.ExpiresAt),
 		MFAEnrollmentDueAt: ts(res.MFAEnrollmentDueAt), RecoveryCodes: res.RecoveryCodes, FlowToken: res.FlowToken,
-		Methods: res.Methods, AccessCodeRequired: res.AccessCodeRequired}
+		Methods: res.Methods, AccessCodeRequired: res.AccessCodeRequired, AccessCodeExpired: res.AccessCodeExpired}
 	if res.UsedRecoveryCode {
 		n := res.RemainingRecovery
 		out.RecoveryCodesLeft = &n
@@ -688,8 +689,13 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, p *auth.Princip
 	for _, x := range d.Authenticators {
 		auths = append(auths, authenticatorJSON(x))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"user": toUser(d.User), "authenticators": auths,
-		"recovery_codes_remaining": d.RecoveryCodesRemaining, "access_code_pending": d.AccessCodePending})
+	out := map[string]any{"user": toUser(d.User), "authenticators": auths,
+		"recovery_codes_remaining": d.RecoveryCodesRemaining, "access_code_pending": d.AccessCodePending}
+	if d.AccessCodePending {
+		out["access_code_expired"] = d.AccessCodeExpired
+		out["access_code_expires_at"] = d.AccessCodeExpiresAt.UTC()
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

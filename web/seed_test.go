@@ -926,7 +926,33 @@ func seedAccessCode(w *seedWorld) {
 		}
 	}
 	w.recoverAfterReset(u, code2)
-	w.wantAudited("mfa.reset", "user", w.admin.id, u.id, 2)
+
+	// A code left unused for a day expires, and its expiry does not open
+	// the door: enrollment stays locked, the console shows the code pending
+	// and expired, and the way back is another reset.
+	code3 := w.reset(w.admin, u).must(t, 200).str("access_code")
+	e.clock.Add(24*time.Hour + time.Minute)
+	if d := w.user(u); d.Body["access_code_pending"] != true || d.Body["access_code_expired"] != true {
+		t.Fatalf("admin view of an expired code: %s", d.Raw)
+	}
+	m = w.mark()
+	if w.pol.required {
+		r := w.signInStart(u)
+		if r.Body["access_code_required"] != true || r.Body["access_code_expired"] != true {
+			t.Fatalf("sign-in with an expired code: %s", r.Raw)
+		}
+		if r := e.call("POST", "/api/v1/sign-in/enroll", "", map[string]string{"flow_token": r.str("flow_token"), "access_code": code3}).must(t, 409); r.code() != "access_code_expired" {
+			t.Fatalf("enroll with an expired code: %s", r.Raw)
+		}
+	} else {
+		u.token = w.e.signIn(w.slug, u.email, u.password)
+		if r := e.call("POST", "/api/v1/me/mfa/totp", u.token, map[string]string{"name": "phone", "access_code": code3}).must(t, 409); r.code() != "access_code_expired" {
+			t.Fatalf("enroll with an expired code: %s", r.Raw)
+		}
+	}
+	w.mailedNone(m)
+	w.recoverAfterReset(u, w.reset(w.admin, u).must(t, 200).str("access_code"))
+	w.wantAudited("mfa.reset", "user", w.admin.id, u.id, 4)
 	w.finish(u, w.pol.required)
 }
 
