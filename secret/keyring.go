@@ -13,12 +13,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,21 +49,52 @@ var (
 // rotate: new values are sealed with the current key while values sealed
 // earlier still open, until they are re-sealed (see IsCurrent).
 //
-// A Keyring is immutable after creation and safe for concurrent use. It does
-// not keep the raw key bytes, only the ciphers built from them.
+// A Keyring loaded from a key file follows that file: when asked to open a
+// value under a key id it does not hold, it reads the file again (at most
+// once per reloadInterval) and adopts its keys and its current key. That is
+// what lets `sekisho keys rotate` append a key and re-seal every value while
+// servers run: the first value they meet under the new key makes them load
+// it. Values under known keys never touch the file.
+//
+// A Keyring is safe for concurrent use. It does not keep the raw key bytes,
+// only the ciphers built from them.
 type Keyring struct {
+	ring atomic.Pointer[ring]
+	path string // the key file to re-read; "" for a fixed ring
+
+	reloadMu   sync.Mutex
+	lastReload time.Time // when path was last re-read, under reloadMu
+}
+
+// ring is one immutable set of keys; a Keyring swaps it whole on reload, so
+// Seal and Open read a consistent current key and cipher map without a lock.
+type ring struct {
 	current string
 	aeads   map[string]cipher.AEAD
 }
+
+// reloadInterval bounds how often a value under an unknown key id (a
+// corrupt row, or a key really missing) can make the Keyring read its file.
+var reloadInterval = time.Second
 
 // NewKeyring builds a key ring from keys by id; current is the id used to
 // seal. Every key must be exactly KeySize bytes, so a truncated or mistyped
 // key fails at startup instead of weakening encryption.
 func NewKeyring(keys map[string][]byte, current string) (*Keyring, error) {
+	r, err := newRing(keys, current)
+	if err != nil {
+		return nil, err
+	}
+	k := &Keyring{}
+	k.ring.Store(r)
+	return k, nil
+}
+
+func newRing(keys map[string][]byte, current string) (*ring, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("secret: the key ring has no keys")
 	}
-	k := &Keyring{current: current, aeads: make(map[string]cipher.AEAD, len(keys))}
+	k := &ring{current: current, aeads: make(map[string]cipher.AEAD, len(keys))}
 	for id, key := range keys {
 		if err := checkKeyID(id); err != nil {
 			return nil, err
@@ -142,15 +176,21 @@ func decodeKey(id, b64 string, seen map[string][]byte) ([]byte, error) {
 // lines starting with '#' ignored. The last key is current, so rotation
 // appends a line (AddKeyToFile). A file that group or others may read is
 // refused: it holds the only thing standing between a copied database and
-// every user's TOTP seed.
+// every user's TOTP seed. The Keyring re-reads the file when it meets a key
+// id it does not hold (see Keyring).
 func LoadKeyFile(path string) (*Keyring, error) {
-	k, _, err := readKeyFile(path)
-	return k, err
+	r, _, err := readKeyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	k := &Keyring{path: path}
+	k.ring.Store(r)
+	return k, nil
 }
 
-// readKeyFile returns the key ring and the file's raw content, read through
+// readKeyFile returns the keys and the file's raw content, read through
 // one open file so the permission check and the content cannot disagree.
-func readKeyFile(path string) (*Keyring, []byte, error) {
+func readKeyFile(path string) (*ring, []byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("secret: key file: %w", err)
@@ -191,7 +231,7 @@ func readAllLimited(r io.Reader, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-func parseKeyFile(content []byte) (*Keyring, error) {
+func parseKeyFile(content []byte) (*ring, error) {
 	keys := make(map[string][]byte)
 	var current string
 	sc := bufio.NewScanner(bytes.NewReader(content))
@@ -217,7 +257,7 @@ func parseKeyFile(content []byte) (*Keyring, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("secret: the key file has no keys")
 	}
-	return NewKeyring(keys, current)
+	return newRing(keys, current)
 }
 
 // keyFileHeader is written at the top of a new key file for the operator
@@ -326,7 +366,7 @@ func AddKeyToFile(path string) (string, error) {
 // newKeyLine makes a new random key and its key file line. The id names the
 // day it was made, which tells an operator how old each key is; the random
 // suffix keeps two keys made the same day apart.
-func newKeyLine(existing *Keyring) (id, line string) {
+func newKeyLine(existing *ring) (id, line string) {
 	for {
 		var suffix [2]byte
 		rand.Read(suffix[:])
@@ -341,17 +381,18 @@ func newKeyLine(existing *Keyring) (id, line string) {
 }
 
 // CurrentID returns the id of the key that Seal uses.
-func (k *Keyring) CurrentID() string { return k.current }
+func (k *Keyring) CurrentID() string { return k.ring.Load().current }
 
 // String names the keys, never their material, so a key ring that ends up
 // in a log line or an error message gives nothing away.
 func (k *Keyring) String() string {
-	ids := make([]string, 0, len(k.aeads))
-	for id := range k.aeads {
+	r := k.ring.Load()
+	ids := make([]string, 0, len(r.aeads))
+	for id := range r.aeads {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	return fmt.Sprintf("secret.Keyring{current: %s, keys: %s}", k.current, strings.Join(ids, " "))
+	return fmt.Sprintf("secret.Keyring{current: %s, keys: %s}", r.current, strings.Join(ids, " "))
 }
 
 // GoString keeps %#v from printing the ciphers' internals.
@@ -363,9 +404,9 @@ func (k *Keyring) GoString() string { return k.String() }
 // the unpadded base64url of nonce||ciphertext||tag, a plain string that fits
 // any text column.
 func (k *Keyring) Seal(plaintext, ad []byte) (string, error) {
-	aead := k.aeads[k.current]
-	out := aead.Seal(nil, nil, plaintext, ad)
-	return k.current + ":" + base64.RawURLEncoding.EncodeToString(out), nil
+	r := k.ring.Load()
+	out := r.aeads[r.current].Seal(nil, nil, plaintext, ad)
+	return r.current + ":" + base64.RawURLEncoding.EncodeToString(out), nil
 }
 
 // Open decrypts a value made by Seal with any key of the ring. A value that
@@ -376,9 +417,12 @@ func (k *Keyring) Open(sealed string, ad []byte) ([]byte, error) {
 	if !ok || !keyIDPattern.MatchString(id) {
 		return nil, fmt.Errorf("%w: malformed", ErrOpen)
 	}
-	aead, ok := k.aeads[id]
+	aead, ok := k.ring.Load().aeads[id]
 	if !ok {
-		return nil, fmt.Errorf("%w %q", ErrUnknownKey, id)
+		var err error
+		if aead, err = k.reload(id); err != nil {
+			return nil, err
+		}
 	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(b64)
 	// The decoder skips CR and LF; refuse them so each value has one spelling.
@@ -400,7 +444,44 @@ func (k *Keyring) Open(sealed string, ad []byte) ([]byte, error) {
 // which it is false are the ones to re-seal after a rotation.
 func (k *Keyring) IsCurrent(sealed string) bool {
 	id, _, ok := strings.Cut(sealed, ":")
-	return ok && id == k.current
+	return ok && id == k.ring.Load().current
+}
+
+// reload re-reads the key file for a value sealed under id, which the ring
+// does not hold: `sekisho keys rotate` in another process may have added it
+// and re-sealed the value. Keys already held stay as they are (an id names
+// one key for good, and values this process sealed must keep opening even if
+// the file lost a line); new ids are added and the file's current key
+// becomes the one Seal uses. Callers waiting here while another reloads find
+// the key without reading the file again.
+func (k *Keyring) reload(id string) (cipher.AEAD, error) {
+	if k.path == "" {
+		return nil, fmt.Errorf("%w %q", ErrUnknownKey, id)
+	}
+	k.reloadMu.Lock()
+	defer k.reloadMu.Unlock()
+	old := k.ring.Load()
+	if aead, ok := old.aeads[id]; ok {
+		return aead, nil
+	}
+	now := time.Now()
+	if now.Sub(k.lastReload) < reloadInterval {
+		return nil, fmt.Errorf("%w %q", ErrUnknownKey, id)
+	}
+	k.lastReload = now
+	fresh, _, err := readKeyFile(k.path)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q, and re-reading the key file failed: %v", ErrUnknownKey, id, err)
+	}
+	merged := &ring{current: fresh.current, aeads: make(map[string]cipher.AEAD, len(fresh.aeads)+len(old.aeads))}
+	maps.Copy(merged.aeads, fresh.aeads)
+	maps.Copy(merged.aeads, old.aeads)
+	k.ring.Store(merged)
+	aead, ok := merged.aeads[id]
+	if !ok {
+		return nil, fmt.Errorf("%w %q (nor in the key file %s)", ErrUnknownKey, id, k.path)
+	}
+	return aead, nil
 }
 
 // AD builds additional data from parts so that different lists never give

@@ -24,12 +24,17 @@ func runKeysRotate(ctx context.Context, c *cli, name string, args []string) erro
 	f := newFlagSet(name, "--reason R",
 		"Adds a new key to the key file <data-dir>/keys, which makes it the current key, and\n"+
 			"re-encrypts every TOTP secret in the database under it, in one transaction.\n"+
-			"The older keys stay in the file: servers still running seal with the key they\n"+
-			"started with until they restart, and those values must keep opening. With several\n"+
-			"instances, give each the new key file, then restart them.\n\n"+
-			"With --encryption-keys (SEKISHO_ENCRYPTION_KEYS) no file is written: put a new key\n"+
-			"first in that list, keep the old ones after it, and run this to re-encrypt the\n"+
-			"secrets not yet under the first key.", false)
+			"Servers reading that key file may keep running: the first secret they meet under\n"+
+			"the new key makes them read the file again, and from then on they seal with it.\n"+
+			"The older keys stay in the file, for backups and for values sealed meanwhile.\n"+
+			"Instances on other machines, with their own copy of the key file, do not see the\n"+
+			"new key: use --encryption-keys for them (below).\n\n"+
+			"With --encryption-keys (SEKISHO_ENCRYPTION_KEYS) no file is written. Rotate in\n"+
+			"two steps, so that no instance ever meets a key it does not hold:\n"+
+			"  1. append the new key to the list (old key still first) on every instance and\n"+
+			"     restart them;\n"+
+			"  2. move the new key first on every instance and restart them, then run this\n"+
+			"     command with that list: it re-encrypts the secrets not under the first key.", false)
 	reason := f.reason()
 	if err := f.parse(c, args); err != nil {
 		return err
@@ -84,7 +89,10 @@ func runKeysRotate(ctx context.Context, c *cli, name string, args []string) erro
 	}
 	fmt.Fprintf(c.stdout, "Re-encrypted %d TOTP secrets under key %s.\n", n, newKeys.CurrentID())
 	if cfg.EncryptionKeys == "" {
-		fmt.Fprintln(c.stdout, "Restart every `sekisho serve` so that it seals new secrets with the new key; keep the older keys in the file.")
+		fmt.Fprintln(c.stdout, "Servers reading this key file pick the new key up by themselves; copy the file to every\n"+
+			"instance that has its own copy, and to the backups. Keep the older keys in the file.")
+	} else {
+		fmt.Fprintln(c.stdout, "Every instance must have the new key first in its --encryption-keys now; keep the older keys after it.")
 	}
 	return nil
 }
