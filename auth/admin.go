@@ -469,10 +469,28 @@ func (s *Service) ResetMFA(ctx context.Context, a sekisho.Actor, workspaceID, id
 	return accessCode, nil
 }
 
-// WorkspacePolicy is a workspace with the count of whom Require MFA affects.
+// WorkspacePolicy is a workspace with whom Require MFA affects: the
+// active and invited users without MFA, counted, and the first of them.
 type WorkspacePolicy struct {
 	Workspace       *sekisho.Workspace
 	UsersWithoutMFA int
+	// WithoutMFA is the first withoutMFAListed of them in the users list's
+	// order, so the admin sees whom the switch affects before and after.
+	WithoutMFA []*sekisho.User
+}
+
+// withoutMFAListed bounds the list of a policy answer: a workspace may have
+// 100,000 users; the users list (?mfa=disabled) pages through the rest.
+const withoutMFAListed = 20
+
+// whomMFAAffects fills p's count and list of users without MFA.
+func whomMFAAffects(tx *store.Tx, workspaceID string, p *WorkspacePolicy) error {
+	var err error
+	if p.UsersWithoutMFA, err = tx.CountUsersWithoutMFA(workspaceID); err != nil {
+		return err
+	}
+	p.WithoutMFA, err = tx.UsersWithoutMFA(workspaceID, withoutMFAListed)
+	return err
 }
 
 // GetWorkspace returns workspaceID's policy.
@@ -486,8 +504,7 @@ func (s *Service) GetWorkspace(ctx context.Context, a sekisho.Actor, workspaceID
 		if p.Workspace, err = tx.Workspace(workspaceID); err != nil {
 			return notFound(err, sekisho.ErrNotFound)
 		}
-		p.UsersWithoutMFA, err = tx.CountUsersWithoutMFA(workspaceID)
-		return err
+		return whomMFAAffects(tx, workspaceID, &p)
 	})
 	if err != nil {
 		return nil, err
@@ -567,8 +584,7 @@ func (s *Service) UpdateWorkspace(ctx context.Context, a sekisho.Actor, workspac
 			}
 		}
 		out.Workspace = w
-		out.UsersWithoutMFA, err = tx.CountUsersWithoutMFA(workspaceID)
-		return err
+		return whomMFAAffects(tx, workspaceID, &out)
 	})
 	if err != nil {
 		return nil, err

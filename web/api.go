@@ -175,6 +175,16 @@ type workspaceJSON struct {
 	MFAEnforcedSince        *time.Time `json:"mfa_enforced_since"`
 	ResetRequiresAccessCode bool       `json:"reset_requires_access_code"`
 	UsersWithoutMFA         *int       `json:"users_without_mfa,omitempty"`
+	UsersWithoutMFAList     []userRef  `json:"users_without_mfa_list,omitzero"`
+}
+
+// userRef names a user in a list that is about something else.
+type userRef struct {
+	ID     string `json:"id"`
+	Email  string `json:"email"`
+	Name   string `json:"name"`
+	Role   string `json:"role"`
+	Status string `json:"status"`
 }
 
 func toWorkspace(w *sekisho.Workspace) workspaceJSON {
@@ -748,6 +758,10 @@ func (s *Server) resetMFA(w http.ResponseWriter, r *http.Request, p *auth.Princi
 func toPolicy(wp *auth.WorkspacePolicy) workspaceJSON {
 	out := toWorkspace(wp.Workspace)
 	out.UsersWithoutMFA = &wp.UsersWithoutMFA
+	out.UsersWithoutMFAList = make([]userRef, 0, len(wp.WithoutMFA))
+	for _, u := range wp.WithoutMFA {
+		out.UsersWithoutMFAList = append(out.UsersWithoutMFAList, userRef{ID: u.ID, Email: u.Email, Name: u.Name, Role: string(u.Role), Status: string(u.Status)})
+	}
 	return out
 }
 

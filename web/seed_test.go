@@ -1123,13 +1123,21 @@ func TestSeedRequireMFAOnlyWithMFA(t *testing.T) {
 				if ws.Body["users_without_mfa"] != float64(len(want)) {
 					t.Fatalf("users_without_mfa: %s, want %d", ws.Raw, len(want))
 				}
+				slices.Sort(want)
+				// The policy answer names them, in the users list's order.
+				var listed []string
+				for _, u := range ws.Body["users_without_mfa_list"].([]any) {
+					listed = append(listed, u.(map[string]any)["id"].(string))
+				}
+				if !slices.Equal(listed, want) {
+					t.Fatalf("users_without_mfa_list %v, want %v: %s", listed, want, ws.Raw)
+				}
 				l := e.call("GET", "/api/v1/admin/users?mfa=disabled", w.admin.token, nil).must(t, 200)
 				var ids []string
 				for _, u := range l.Body["users"].([]any) {
 					ids = append(ids, u.(map[string]any)["id"].(string))
 				}
 				slices.Sort(ids)
-				slices.Sort(want)
 				if !slices.Equal(ids, want) {
 					t.Fatalf("users without MFA %v, want %v", ids, want)
 				}
@@ -1148,7 +1156,7 @@ func TestSeedRequireMFAOnlyWithMFA(t *testing.T) {
 			w.enrollSettings(w.admin, "admin phone", "")
 			without(bob.id, carol)
 			p := w.setPolicy(true, 7)
-			if p.Body["users_without_mfa"] != float64(2) {
+			if p.Body["users_without_mfa"] != float64(2) || len(p.Body["users_without_mfa_list"].([]any)) != 2 {
 				t.Fatalf("policy answer: %s", p.Raw)
 			}
 			l := e.call("GET", "/api/v1/admin/users?mfa=enabled", w.adminTok(), nil).must(t, 200)
