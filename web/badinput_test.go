@@ -192,6 +192,12 @@ func syntaxCases(fields []contractField) []badCase {
 			cases = append(cases, badCase{fmt.Sprintf("%s as %s", f.name, v), "application/json",
 				[]byte(`{"` + f.name + `": ` + v + `}`), 400, "invalid_field_type", f.name})
 		}
+		good := map[string]string{"string": `"a"`, "boolean": `true`, "integer": `1`}[f.typ]
+		if good != "" {
+			cases = append(cases,
+				badCase{f.name + " twice", "application/json", []byte(`{"` + f.name + `": ` + good + `, "` + f.name + `": ` + good + `}`), 400, "duplicate_field", f.name},
+				badCase{f.name + " in upper case", "application/json", []byte(`{"` + strings.ToUpper(f.name) + `": ` + good + `}`), 400, "unknown_field", strings.ToUpper(f.name)})
+		}
 		if f.typ == "string" {
 			cases = append(cases, badCase{f.name + " with invalid UTF-8", "application/json",
 				[]byte("{\"" + f.name + "\": \"ok\xff\xfe\xc0\xaf\"}"), 400, "invalid_json", ""})

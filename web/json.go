@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/sekisho/sekisho"
@@ -134,7 +137,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return sekisho.Errorf(sekisho.KindInvalid, "invalid_json", "The request body must be a single JSON object.")
 	}
-	return nil
+	return checkKeys(body, v)
 }
 
 // jsonError explains a decoding failure to the client.
@@ -155,10 +158,7 @@ func jsonError(err error) error {
 		e.Field = field
 		return e
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		e := sekisho.Errorf(sekisho.KindInvalid, "unknown_field", "The field %q is not accepted here.", field)
-		e.Field = field
-		return e
+		return unknownField(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
 	default:
 		return sekisho.Errorf(sekisho.KindInvalid, "invalid_json", "The request body is not valid JSON.")
 	}
@@ -176,3 +176,80 @@ func jsonType(goType string) string {
 		return "value of another type"
 	}
 }
+
+func unknownField(field string) error {
+	e := sekisho.Errorf(sekisho.KindInvalid, "unknown_field", "The field %q is not accepted here.", field)
+	e.Field = field
+	return e
+}
+
+// checkKeys refuses what encoding/json lets through in an object's keys: a
+// key given twice, where the last would silently win (so a proxy or app in
+// front of sekisho that keeps the first would read another request than
+// sekisho does), and a key that names a field only when case is ignored.
+// It runs on bodies that decoded, so it meets no syntax error.
+func checkKeys(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	names := fieldNames(reflect.TypeOf(v))
+	seen := make(map[string]bool)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := t.(string)
+		if seen[key] {
+			e := sekisho.Errorf(sekisho.KindInvalid, "duplicate_field", "The field %q is given more than once.", key)
+			e.Field = key
+			return e
+		}
+		seen[key] = true
+		if names != nil && !names[key] {
+			return unknownField(key)
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// fieldNames are the JSON names of a struct's fields, embedded structs'
+// included; nil for anything but a struct, whose keys are not checked.
+func fieldNames(t reflect.Type) map[string]bool {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	if names, ok := fieldNamesCache.Load(t); ok {
+		return names.(map[string]bool)
+	}
+	names := make(map[string]bool)
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		name, _, _ := strings.Cut(tag, ",")
+		switch {
+		case name == "-" && tag == "-":
+			continue
+		case f.Anonymous && name == "":
+			maps.Copy(names, fieldNames(f.Type))
+			continue
+		case !f.IsExported():
+			continue
+		case name == "":
+			name = f.Name
+		}
+		names[name] = true
+	}
+	fieldNamesCache.Store(t, names)
+	return names
+}
+
+var fieldNamesCache sync.Map // reflect.Type → map[string]bool
