@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/sekisho/sekisho"
@@ -293,7 +294,10 @@ func (s *Service) beginPendingCheck(tx *store.Tx, now time.Time, workspaceID, us
 func (c *pendingCheck) verify(ctx context.Context, s *Service, now time.Time, code string) error {
 	seed, err := s.openSeed(c.user, c.auth)
 	if err != nil {
-		return err
+		// Sealed moments ago by this service: a seed that does not open
+		// (an instance whose key ring lacks the new key) is never the
+		// user's wrong code.
+		return s.uncounted(ctx, c.user.ID, fmt.Errorf("TOTP secret of pending authenticator %s: %w", c.auth.ID, err))
 	}
 	c.step, c.ok = totp.Verify(seed, code, now, 0)
 	if !c.ok || !c.first {

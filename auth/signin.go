@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/mail"
 	"strings"
 	"time"
@@ -485,8 +486,17 @@ func (c *factorCheck) verify(ctx context.Context, s *Service, now time.Time) err
 		c.hash = h
 		return nil
 	}
+	var unopened error
 	for _, au := range c.auths {
 		seed, err := s.openSeed(c.user, au)
+		if errors.Is(err, secret.ErrUnknownKey) {
+			// Sealed under a key this instance's ring lacks (a rotation it
+			// has not seen yet, a key removed too early): the server's
+			// fault, not the user's. Another factor may still match;
+			// else the attempt fails as internal, not as a wrong code.
+			unopened = fmt.Errorf("TOTP secret of authenticator %s: %w", au.ID, err)
+			continue
+		}
 		if err != nil {
 			// A seed that does not open under its own row's ids was copied
 			// from another row or tampered with: it is no factor, which
@@ -500,7 +510,22 @@ func (c *factorCheck) verify(ctx context.Context, s *Service, now time.Time) err
 			return nil
 		}
 	}
+	if unopened != nil {
+		return s.uncounted(ctx, c.user.ID, unopened)
+	}
 	return nil
+}
+
+// uncounted answers a second-factor check the server could not make (err:
+// a secret that does not open) as an internal error, logged, and takes
+// back the attempt begin reserved: it is not the user's failure, so it
+// neither counts toward their throttle nor ends their sign-in.
+func (s *Service) uncounted(ctx context.Context, userID string, err error) error {
+	rerr := s.update(ctx, func(tx *store.Tx, _ *change) error { return tx.ThrottleRelease("mfa:" + userID) })
+	if rerr != nil {
+		s.log.ErrorContext(ctx, "release a second-factor attempt", "user_id", userID, "err", rerr)
+	}
+	return s.internal(ctx, err)
 }
 
 // commit spends the verified code and clears the throttle, or records the
