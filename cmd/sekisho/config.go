@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sekisho/sekisho"
 	"github.com/sekisho/sekisho/auth"
 	"github.com/sekisho/sekisho/mail"
 	"github.com/sekisho/sekisho/secret"
@@ -88,7 +90,8 @@ func addConfigFlags(fs *flag.FlagSet, serve bool) *configFlags {
 	f.encryptionKeys = str("encryption-keys", "SEKISHO_ENCRYPTION_KEYS", "",
 		"keys that encrypt TOTP secrets, \"id:base64key,…\" (32-byte keys, the first is current); prefer the "+
 			"environment variable, since command lines are visible to other users. Empty: the key file <data-dir>/keys, "+
-			"created on first use. Every instance sharing a PostgreSQL database must have the same keys")
+			"created on first use (on PostgreSQL only for a database no instance has used yet). Every instance sharing "+
+			"a PostgreSQL database must have the same keys")
 	f.names["session-idle"] = "SEKISHO_SESSION_IDLE"
 	f.sessionIdle = fs.Duration("session-idle", time.Hour, "sign a session out after this long unused (env SEKISHO_SESSION_IDLE)")
 	f.names["session-absolute"] = "SEKISHO_SESSION_ABSOLUTE"
@@ -261,7 +264,7 @@ func openApp(ctx context.Context, cfg *config, stderr io.Writer) (*app, error) {
 		return nil, err
 	}
 	db.SetLogger(logger)
-	keys, err := loadKeys(cfg)
+	keys, err := loadKeys(ctx, cfg, db, logger)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -325,13 +328,115 @@ func makeDataDir(cfg *config) error {
 func (cfg *config) keyFile() string { return filepath.Join(cfg.DataDir, keyFileName) }
 
 // loadKeys returns the key ring from --encryption-keys or, without it, from
-// the key file, created with a first key when missing.
-func loadKeys(cfg *config) (*secret.Keyring, error) {
+// the key file in the data folder. With SQLite a missing key file is created
+// with a first key: the database and its key live side by side. PostgreSQL
+// is shared by instances that must all hold the same keys, so there a
+// missing key file is created only for a database that no instance has
+// used yet (see createFirstKeyFile).
+func loadKeys(ctx context.Context, cfg *config, db *store.DB, log *slog.Logger) (*secret.Keyring, error) {
 	if cfg.EncryptionKeys != "" {
 		return secret.ParseKeyring(cfg.EncryptionKeys)
 	}
 	if err := makeDataDir(cfg); err != nil {
 		return nil, err
 	}
-	return secret.LoadOrCreateKeyFile(cfg.keyFile())
+	if db.Dialect() != store.Postgres {
+		return secret.LoadOrCreateKeyFile(cfg.keyFile())
+	}
+	k, err := secret.LoadKeyFile(cfg.keyFile())
+	if !errors.Is(err, fs.ErrNotExist) {
+		return k, err
+	}
+	return createFirstKeyFile(ctx, cfg, db, log)
+}
+
+// keysGenerated is the audit event type that records, outside any
+// workspace, that an instance made its own key file for a PostgreSQL
+// database.
+const keysGenerated = "keys.generated"
+
+// createFirstKeyFile makes the key file of a brand-new PostgreSQL deployment
+// and records that it did in the database. The record is what keeps a second
+// instance from making a key of its own: "no TOTP secret yet" alone would let
+// every instance started before the first enrollment make a different key,
+// and each would then fail to open the others' secrets.
+func createFirstKeyFile(ctx context.Context, cfg *config, db *store.DB, log *slog.Logger) (*secret.Keyring, error) {
+	if err := db.View(ctx, func(tx *store.Tx) error { return checkNoKeysInUse(tx, cfg, "") }); err != nil {
+		return nil, err
+	}
+	k, err := secret.LoadOrCreateKeyFile(cfg.keyFile())
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	err = db.Update(ctx, func(tx *store.Tx) error {
+		// Instances starting together on a new database must take turns,
+		// or each would find no record under READ COMMITTED and make its
+		// own key. The throttle upsert locks its row until commit, the one
+		// row lock the store offers before any workspace exists; the row
+		// is deleted again before commit.
+		if _, _, err := tx.ThrottleAttempt(keysGenerated, time.Now(), store.ThrottleRule{}); err != nil {
+			return err
+		}
+		if err := checkNoKeysInUse(tx, cfg, k.CurrentID()); err != nil {
+			return err
+		}
+		if err := tx.AddAuditEvent(&sekisho.AuditEvent{
+			Time: time.Now().UTC(), Type: keysGenerated, Result: sekisho.ResultSuccess, ActorKind: sekisho.ActorSystem,
+			Details: map[string]string{"key_id": k.CurrentID(), "host": host, "key_file": cfg.keyFile()},
+		}); err != nil {
+			return err
+		}
+		return tx.ThrottleReset(keysGenerated)
+	})
+	if err != nil {
+		// Another instance got there first with another key: this one's
+		// key would strand every secret sealed with it, so it goes.
+		var inUse *keysInUseError
+		if errors.As(err, &inUse) {
+			os.Remove(cfg.keyFile())
+		}
+		return nil, err
+	}
+	log.Warn("created a new encryption key file for this new PostgreSQL database; every other instance must use the same key: "+
+		"copy the file into their data folders, or give them all SEKISHO_ENCRYPTION_KEYS", "key_file", cfg.keyFile(), "key_id", k.CurrentID())
+	return k, nil
+}
+
+// keysInUseError says why an instance without keys may not make its own.
+type keysInUseError struct {
+	why     string
+	keyFile string
+}
+
+func (e *keysInUseError) Error() string {
+	return fmt.Sprintf("no encryption keys: this PostgreSQL database is already in use (%s), and this instance has neither "+
+		"--encryption-keys (SEKISHO_ENCRYPTION_KEYS) nor a key file at %s. Pass the keys the other instances use, "+
+		"or copy their key file there; a new key could not open their TOTP secrets", e.why, e.keyFile)
+}
+
+// checkNoKeysInUse returns a *keysInUseError when the database holds a TOTP
+// secret or records a key made by an instance, other than mine (the key id
+// this instance just made, when a process sharing its data folder recorded
+// the same file first).
+func checkNoKeysInUse(tx *store.Tx, cfg *config, mine string) error {
+	events, err := tx.AuditEvents(store.AuditFilter{Type: keysGenerated, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(events) > 0 {
+		if e := events[0]; e.Details["key_id"] != mine {
+			return &keysInUseError{keyFile: cfg.keyFile(), why: fmt.Sprintf("the instance on %s made key %s for it on %s, in %s",
+				e.Details["host"], e.Details["key_id"], e.Time.Format(time.DateOnly), e.Details["key_file"])}
+		}
+		return nil
+	}
+	secrets, err := tx.AllAuthenticatorSecrets()
+	if err != nil {
+		return err
+	}
+	if len(secrets) > 0 {
+		return &keysInUseError{keyFile: cfg.keyFile(), why: fmt.Sprintf("it holds %d TOTP secrets", len(secrets))}
+	}
+	return nil
 }
