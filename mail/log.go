@@ -4,35 +4,50 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"regexp"
 	"strings"
-	"sync"
-	"unicode"
+	"time"
 )
 
 // LogMailer is the development mail sink: instead of sending a message it
-// writes it to a writer as a readable block (recipient, subject, body), so
-// sekisho runs without a mail server and a developer can follow the links.
+// logs it as one structured record (recipient, subject, the links it holds,
+// body), so sekisho runs without a mail server, a developer can follow the
+// links, and a log collector reading JSON lines still reads every line.
 //
-// It prints whole message bodies, and those carry invitation and
+// It logs whole message bodies, and those carry invitation and
 // password-reset links that let whoever holds them set a password. Its output
 // is therefore as sensitive as every user's mailbox: use it only where the
 // people who read that output may read everyone's mail, and configure SMTP
 // anywhere else.
 //
-// The zero value writes to standard error.
+// The zero value logs JSON lines to standard error.
 type LogMailer struct {
-	mu sync.Mutex // one block per Write, so concurrent messages do not interleave
-	w  io.Writer
+	h slog.Handler
 }
 
-// NewLogMailer returns a LogMailer writing to w.
+// logMailMsg is the message of every record a LogMailer writes.
+const logMailMsg = "mail not sent (no --smtp-url)"
+
+// NewLogMailer returns a LogMailer writing JSON lines to w.
 func NewLogMailer(w io.Writer) *LogMailer {
-	return &LogMailer{w: w}
+	return &LogMailer{h: slog.NewJSONHandler(w, nil)}
 }
 
-// Send writes m to the log writer. It refuses the same messages as the SMTP
-// mailer, so header-injection bugs show up in development too.
+// NewLogMailerTo returns a LogMailer logging through h, the handler the
+// rest of the program logs with, so that mail lines look like every other.
+func NewLogMailerTo(h slog.Handler) *LogMailer {
+	return &LogMailer{h: h}
+}
+
+// linkPattern finds the links of a body, logged apart so that a person
+// reading the log finds the one to open without reading the whole body.
+var linkPattern = regexp.MustCompile(`https?://[^\s<>"]+`)
+
+// Send logs m. It refuses the same messages as the SMTP mailer, so
+// header-injection bugs show up in development too. The record goes to the
+// handler whatever its level: the log is this mail's only delivery.
 func (l *LogMailer) Send(ctx context.Context, m Message) error {
 	if _, err := validate(m); err != nil {
 		return err
@@ -40,43 +55,22 @@ func (l *LogMailer) Send(ctx context.Context, m Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	body := printable(strings.ReplaceAll(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\r", "\n"))
-	if !strings.HasSuffix(body, "\n") {
-		body += "\n"
+	body := strings.ReplaceAll(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\r", "\n")
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, logMailMsg, 0)
+	r.AddAttrs(slog.String("to", m.To), slog.String("subject", m.Subject))
+	if links := linkPattern.FindAllString(body, -1); len(links) > 0 {
+		r.AddAttrs(slog.Any("links", links))
 	}
-	block := fmt.Sprintf("----- mail (not sent: no SMTP server configured) -----\nTo: %s\nSubject: %s\n\n%s----- end of mail -----\n",
-		m.To, m.Subject, body)
-
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w := l.w
-	if w == nil {
-		w = os.Stderr
+	r.AddAttrs(slog.String("body", body))
+	h := l.h
+	if h == nil {
+		h = slog.NewJSONHandler(os.Stderr, nil)
 	}
-	if _, err := io.WriteString(w, block); err != nil {
-		return fmt.Errorf("mail: writing to the mail log: %w", err)
+	// slog's handlers write each record with one Write under a lock, and
+	// escape control characters, so concurrent mails never interleave and
+	// escape sequences in user-chosen names never reach a terminal.
+	if err := h.Handle(ctx, r); err != nil {
+		return fmt.Errorf("mail: writing to the log: %w", err)
 	}
 	return nil
-}
-
-// printable shows control characters other than newline and tab as escapes:
-// bodies include names that users chose, and a terminal must not interpret
-// escape sequences hidden in them.
-func printable(s string) string {
-	if !strings.ContainsFunc(s, isUnsafeControl) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if isUnsafeControl(r) {
-			fmt.Fprintf(&b, `\u%04x`, r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-func isUnsafeControl(r rune) bool {
-	return unicode.IsControl(r) && r != '\n' && r != '\t'
 }

@@ -3,13 +3,39 @@ package mail
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 )
 
-func TestLogMailerWritesReadableBlock(t *testing.T) {
+type loggedMail struct {
+	Level   string
+	Msg     string
+	To      string
+	Subject string
+	Links   []string
+	Body    string
+}
+
+// lines decodes every line of buf as one JSON record.
+func lines(t *testing.T, buf string) []loggedMail {
+	t.Helper()
+	var out []loggedMail
+	for line := range strings.Lines(buf) {
+		var m loggedMail
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not one JSON record per line: %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestLogMailerWritesOneRecord(t *testing.T) {
 	var buf bytes.Buffer
 	m := NewLogMailer(&buf)
 	err := m.Send(context.Background(), Message{
@@ -20,15 +46,25 @@ func TestLogMailerWritesReadableBlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "----- mail (not sent: no SMTP server configured) -----\n" +
-		"To: 山田 太郎 <yamada@example.jp>\n" +
-		"Subject: sekisho への招待\n" +
-		"\n" +
-		"次のリンクから参加してください:\n" +
-		"https://sekisho.example/invite?token=abc\n" +
-		"----- end of mail -----\n"
-	if got := buf.String(); got != want {
-		t.Errorf("output:\n%s\nwant:\n%s", got, want)
+	got := lines(t, buf.String())
+	want := loggedMail{Level: "INFO", Msg: "mail not sent (no --smtp-url)", To: "山田 太郎 <yamada@example.jp>", Subject: "sekisho への招待",
+		Links: []string{"https://sekisho.example/invite?token=abc"}, Body: "次のリンクから参加してください:\nhttps://sekisho.example/invite?token=abc\n"}
+	if len(got) != 1 || got[0].Msg != want.Msg || got[0].Level != want.Level || got[0].To != want.To ||
+		got[0].Subject != want.Subject || !slices.Equal(got[0].Links, want.Links) || got[0].Body != want.Body {
+		t.Errorf("logged %+v\nwant %+v", got, want)
+	}
+}
+
+// The mail goes through the program's handler, even one whose level would
+// drop an info record: the log is the mail's only delivery.
+func TestLogMailerUsesTheGivenHandler(t *testing.T) {
+	var buf bytes.Buffer
+	h := slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelError})
+	if err := NewLogMailerTo(h).Send(context.Background(), Message{To: "a@example.com", Subject: "s", Text: "see http://x.test/y"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := buf.String(); !strings.Contains(got, `msg="mail not sent (no --smtp-url)" to=a@example.com subject=s links=[http://x.test/y]`) {
+		t.Errorf("text output: %q", got)
 	}
 }
 
@@ -42,8 +78,8 @@ func TestLogMailerEscapesTerminalControls(t *testing.T) {
 	if strings.ContainsAny(got, "\x1b\x07") {
 		t.Errorf("control characters reached the log: %q", got)
 	}
-	if !strings.Contains(got, `Acme\u001b[2J\u001b]0;pwned\u0007`+"\ttab\n") {
-		t.Errorf("escaped body not found in %q", got)
+	if l := lines(t, got); len(l) != 1 || l[0].Body != "Acme\x1b[2J\x1b]0;pwned\x07\ttab" {
+		t.Errorf("body does not decode to the original: %q", got)
 	}
 }
 
@@ -60,17 +96,17 @@ func TestLogMailerDoesNotInterleave(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	blocks := strings.Split(strings.TrimSuffix(buf.String(), "----- end of mail -----\n"), "----- end of mail -----\n")
-	if len(blocks) != 50 {
-		t.Fatalf("got %d blocks, want 50", len(blocks))
+	got := lines(t, buf.String())
+	if len(got) != 50 {
+		t.Fatalf("got %d records, want 50", len(got))
 	}
-	for _, b := range blocks {
+	for _, r := range got {
 		var i int
-		if _, err := fmt.Sscanf(b, "----- mail (not sent: no SMTP server configured) -----\nTo: u%d@example.com", &i); err != nil {
-			t.Fatalf("block does not start with its header: %q", b)
+		if _, err := fmt.Sscanf(r.To, "u%d@example.com", &i); err != nil {
+			t.Fatalf("record to %q", r.To)
 		}
-		if n := strings.Count(b, fmt.Sprintf("line %d\n", i)); n != 20 || strings.Count(b, "line ") != 20 {
-			t.Errorf("block for u%d has lines of other messages: %q", i, b)
+		if r.Body != strings.Repeat(fmt.Sprintf("line %d\n", i), 20) {
+			t.Errorf("record for u%d has another body: %q", i, r.Body)
 		}
 	}
 }

@@ -12,9 +12,11 @@ func TestNewWithoutURLIsLogMailer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lm, ok := m.(*LogMailer)
-	if !ok || lm.w != &buf {
-		t.Fatalf("New(\"\") = %T writing elsewhere, want a *LogMailer writing to w", m)
+	if _, ok := m.(*LogMailer); !ok {
+		t.Fatalf("New(\"\") = %T, want a *LogMailer", m)
+	}
+	if err := m.Send(t.Context(), Message{To: "a@example.com", Subject: "s", Text: "t"}); err != nil || !strings.Contains(buf.String(), `"to":"a@example.com"`) {
+		t.Fatalf("New(\"\") writes elsewhere than w: %q, %v", buf.String(), err)
 	}
 }
 

@@ -176,7 +176,7 @@ func newLogSink(r *os.File) *logSink {
 }
 
 var (
-	mailMark    = []byte("----- mail (")
+	mailMark    = []byte(`"msg":"mail not sent (no --smtp-url)"`)
 	errorMark   = []byte(`"level":"ERROR"`)
 	warnMark    = []byte(`"level":"WARN"`)
 	listenMark  = []byte(`"msg":"listening"`)
@@ -225,7 +225,7 @@ func (s *logSink) read(r *os.File) {
 func (s *logSink) line(line []byte, listened *bool) {
 	s.lines.Add(1)
 	switch {
-	case bytes.HasPrefix(line, mailMark):
+	case bytes.Contains(line, mailMark):
 		s.mails.Add(1)
 	case bytes.Contains(line, errorMark):
 		s.errors.Add(1)

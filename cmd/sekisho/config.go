@@ -86,7 +86,7 @@ func addConfigFlags(fs *flag.FlagSet, serve bool) *configFlags {
 	f.baseURL = str("base-url", "SEKISHO_BASE_URL", "",
 		"public `URL` of the web pages, for links in emails and the CLI's output (default \"http://\" + --addr or SEKISHO_ADDR)")
 	f.smtpURL = str("smtp-url", "SEKISHO_SMTP_URL", "",
-		"smtp://user:pass@host:587?from=noreply%40example.com (STARTTLS) or smtps://…; empty prints mail to stderr")
+		"smtp://user:pass@host:587?from=noreply%40example.com (STARTTLS) or smtps://…; empty logs mail to stderr")
 	f.encryptionKeys = str("encryption-keys", "SEKISHO_ENCRYPTION_KEYS", "",
 		"keys that encrypt TOTP secrets, \"id:base64key,…\" (32-byte keys, the first is current); prefer the "+
 			"environment variable, since command lines are visible to other users. Empty: the key file <data-dir>/keys, "+
@@ -269,10 +269,14 @@ func openApp(ctx context.Context, cfg *config, stderr io.Writer) (*app, error) {
 		db.Close()
 		return nil, err
 	}
-	mailer, err := mail.New(cfg.SMTPURL, stderr)
-	if err != nil {
-		db.Close()
-		return nil, err
+	// Without SMTP, mail goes through the same log handler as everything
+	// else, so that a JSON log collector reads it as one record too.
+	var mailer mail.Mailer = mail.NewLogMailerTo(logger.Handler())
+	if cfg.SMTPURL != "" {
+		if mailer, err = mail.New(cfg.SMTPURL, nil); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	queue := mail.NewQueue(mailer, logger)
 	hasher := secret.NewHasher(secret.DefaultParams, cfg.HashConcurrency)

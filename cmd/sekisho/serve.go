@@ -32,7 +32,7 @@ const (
 func runServe(ctx context.Context, c *cli, name string, args []string) error {
 	f := newFlagSet(name, "[flags]",
 		"Runs sekisho's web server. The database is migrated on start. While no workspace\n"+
-			"exists, a one-time link for creating the first one is printed to stderr.\n"+
+			"exists, a one-time link for creating the first one is logged to stderr.\n"+
 			"Any number of instances may share one PostgreSQL database (--database-url) behind\n"+
 			"a load balancer; they must share the same encryption keys too.", true)
 	if err := f.parse(c, args); err != nil {
@@ -89,7 +89,11 @@ func runServe(ctx context.Context, c *cli, name string, args []string) error {
 	if err != nil {
 		a.log.Error("create setup link", "err", err)
 	} else if link != "" {
-		fmt.Fprintf(c.stderr, "Open this link to create the first workspace: %s\n", link)
+		// Logged whatever --log-level says: without it nobody can set up
+		// the first workspace.
+		r := slog.NewRecord(time.Now(), slog.LevelInfo, "setup link: open it to create the first workspace", 0)
+		r.AddAttrs(slog.String("url", link))
+		_ = a.log.Handler().Handle(ctx, r) // a stderr that fails can't be told so
 	}
 	serveErr := make(chan error, 2)
 	if metricsSrv != nil {

@@ -3,10 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,12 +28,13 @@ func freeAddr(t *testing.T) string {
 
 // startServe runs `sekisho serve` until the returned stop is called, which
 // returns run's error; it waits for /healthz to answer 200 first.
-func startServe(t *testing.T, c *testCLI, addr string) (stderr *lockedBuffer, stop func() error) {
+func startServe(t *testing.T, c *testCLI, addr string, flags ...string) (stderr *lockedBuffer, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr = new(lockedBuffer)
 	done := make(chan error, 1)
 	args := append([]string{"sekisho", "serve", "--addr", addr, "--data-dir", c.dataDir}, c.extra...)
+	args = append(args, flags...)
 	go func() {
 		done <- run(ctx, args, func(k string) string { return c.env[k] }, strings.NewReader(""), new(lockedBuffer), stderr)
 	}()
@@ -73,11 +76,11 @@ func TestServe(t *testing.T) {
 	addr := freeAddr(t)
 	stderr, stop := startServe(t, c, addr)
 
-	// The setup link is printed once the server listens, and opens.
-	setup := regexp.MustCompile(`Open this link to create the first workspace: (http://` + regexp.QuoteMeta(addr) + `/setup/[A-Za-z0-9_-]{43})\n`)
-	m := setup.FindStringSubmatch(stderr.String())
-	if m == nil {
-		t.Fatalf("no setup link on stderr:\n%s", stderr)
+	// The setup link is logged once the server listens, as a JSON record
+	// like every other line.
+	setup := regexp.MustCompile(`^http://` + regexp.QuoteMeta(addr) + `/setup/[A-Za-z0-9_-]{43}$`)
+	if url := setupLink(t, stderr.String()); !setup.MatchString(url) {
+		t.Fatalf("setup link %q on stderr:\n%s", url, stderr)
 	}
 	if !strings.Contains(stderr.String(), `"msg":"listening"`) || !strings.Contains(stderr.String(), `"addr":"`+addr+`"`) {
 		t.Errorf("no JSON \"listening\" log line with the address:\n%s", stderr)
@@ -99,6 +102,15 @@ func TestServe(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), `"msg":"stopped"`) {
 		t.Errorf("no \"stopped\" log line:\n%s", stderr)
+	}
+
+	// The link is logged even when info records are not.
+	stderr, stop = startServe(t, c, addr, "--log-level", "error")
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if url := setupLink(t, stderr.String()); !setup.MatchString(url) {
+		t.Fatalf("setup link %q with --log-level error:\n%s", url, stderr)
 	}
 
 	// Once a workspace exists, no setup link is printed.
@@ -161,5 +173,50 @@ func TestServeAddressInUse(t *testing.T) {
 	err = c.fail("serve", "--addr", ln.Addr().String())
 	if !strings.Contains(err.Error(), "listen") {
 		t.Errorf("serve on a busy port: %v", err)
+	}
+}
+
+// setupLink returns the url of the setup link's log record in stderr, and
+// fails the test when a line of stderr is not one JSON record.
+func setupLink(t *testing.T, stderr string) string {
+	t.Helper()
+	url := ""
+	for line := range strings.Lines(stderr) {
+		var r struct{ Msg, URL string }
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("a line of stderr is not a JSON record: %q", line)
+		}
+		if strings.HasPrefix(r.Msg, "setup link") {
+			url = r.URL
+		}
+	}
+	return url
+}
+
+// Without --smtp-url, mail is one JSON record of the same log, with the
+// links it holds as a field of their own.
+func TestMailIsLoggedAsJSON(t *testing.T) {
+	c := newTestCLI(t)
+	out, stderr, err := c.run("workspaces", "create", "--slug", "acme", "--name", "Acme", "--admin-email", "a@acme.example", "--reason", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, token := link(t, out)
+	found := false
+	for line := range strings.Lines(stderr) {
+		var r struct {
+			Msg, To, Subject, Body string
+			Links                  []string
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("a line of stderr is not a JSON record: %q", line)
+		}
+		if r.Msg == "mail not sent (no --smtp-url)" && r.To == "a@acme.example" && r.Subject != "" &&
+			slices.Contains(r.Links, base+"/invitations/"+token) && strings.Contains(r.Body, token) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no invitation mail record on stderr:\n%s", stderr)
 	}
 }
