@@ -300,7 +300,7 @@ func (s *Service) UpdateUser(ctx context.Context, a sekisho.Actor, workspaceID, 
 			}
 		}
 		if err := keepsAnAdmin(tx, u, role, status); err != nil {
-			return err
+			return deny(tx, now, a, "user.update", u.ID, err)
 		}
 		details := map[string]string{}
 		if role != u.Role {
@@ -390,7 +390,7 @@ func (s *Service) DeleteUser(ctx context.Context, a sekisho.Actor, workspaceID, 
 			return deny(tx, now, a, "user.delete", u.ID, err)
 		}
 		if err := keepsAnAdmin(tx, u, sekisho.RoleMember, sekisho.StatusDisabled); err != nil {
-			return err
+			return deny(tx, now, a, "user.delete", u.ID, err)
 		}
 		if err := tx.DeleteUser(workspaceID, id); err != nil {
 			return err
@@ -519,6 +519,9 @@ type PolicyUpdate struct {
 	ResetRequiresAccessCode *bool
 }
 
+var errAdminMFARequired = sekisho.Errorf(sekisho.KindConflict, "admin_mfa_required",
+	"Set up multi-factor authentication for your own account before requiring it for the workspace.")
+
 // UpdateWorkspace changes workspaceID's security policy. Turning Require
 // MFA on is refused while the admin making the change has no MFA, so they
 // can't lock themselves out; it updates no user row: the policy is
@@ -553,8 +556,7 @@ func (s *Service) UpdateWorkspace(ctx context.Context, a sekisho.Actor, workspac
 					return err
 				}
 				if !me.HasMFA {
-					return sekisho.Errorf(sekisho.KindConflict, "admin_mfa_required",
-						"Set up multi-factor authentication for your own account before requiring it for the workspace.")
+					return deny(tx, now, a, "workspace.policy_changed", "", errAdminMFARequired)
 				}
 			}
 			w.RequireMFA = *p.RequireMFA

@@ -218,7 +218,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, a sekisho.Actor, id, code str
 	var check *pendingCheck
 	err := s.update(ctx, func(tx *store.Tx, _ *change) error {
 		var err error
-		check, err = s.beginPendingCheck(tx, now, a.WorkspaceID, a.UserID, id)
+		check, err = s.beginPendingCheck(tx, now, a, a.WorkspaceID, a.UserID, id)
 		return err
 	})
 	if err != nil {
@@ -262,7 +262,7 @@ type pendingCheck struct {
 	hashes []string
 }
 
-func (s *Service) beginPendingCheck(tx *store.Tx, now time.Time, workspaceID, userID, authID string) (*pendingCheck, error) {
+func (s *Service) beginPendingCheck(tx *store.Tx, now time.Time, a sekisho.Actor, workspaceID, userID, authID string) (*pendingCheck, error) {
 	u, err := tx.User(workspaceID, userID)
 	if err != nil {
 		return nil, err
@@ -286,7 +286,7 @@ func (s *Service) beginPendingCheck(tx *store.Tx, now time.Time, workspaceID, us
 		return nil, err
 	}
 	if wait > 0 {
-		return nil, commitThen(sekisho.Throttled(wait))
+		return nil, factorThrottled(tx, now, a, workspaceID, userID, "mfa.enroll_verify", "totp", sekisho.Throttled(wait))
 	}
 	return &pendingCheck{user: u, ws: w, auth: au, first: !u.HasMFA}, nil
 }
@@ -414,7 +414,7 @@ func (s *Service) SignInEnrollConfirm(ctx context.Context, a sekisho.Actor, flow
 		if fs.flow.AuthenticatorID == "" {
 			return sekisho.Errorf(sekisho.KindConflict, "enrollment_not_started", "Start the setup of an authenticator app first.")
 		}
-		check, err = s.beginPendingCheck(tx, now, fs.user.WorkspaceID, fs.user.ID, fs.flow.AuthenticatorID)
+		check, err = s.beginPendingCheck(tx, now, a, fs.user.WorkspaceID, fs.user.ID, fs.flow.AuthenticatorID)
 		return err
 	})
 	if err != nil {

@@ -202,12 +202,21 @@ func audit(tx *store.Tx, now time.Time, a sekisho.Actor, workspaceID, typ, resul
 	return tx.AddAuditEvent(e)
 }
 
-// refusal reports whether err is a permission denial worth an audit
-// event: a signed-in user asking for what their role or session may not
-// do. A stale re-authentication is routine and not recorded.
+// refusal reports whether err is a denial worth an audit event: a
+// signed-in user asking for what their role or session may not do
+// (forbidden), or for an admin or policy change the state refuses
+// (conflict: the last workspace admin, Require MFA without MFA of one's
+// own, disabling oneself). SECURITY.md asks for every denial. A stale
+// re-authentication is routine and not recorded. Callers pass only the
+// errors of an authorization or admin rule, never bad input.
 func refusal(a sekisho.Actor, err error) bool {
-	return a.Kind == sekisho.ActorUser && sekisho.KindOf(err) == sekisho.KindForbidden &&
-		sekisho.CodeOf(err) != sekisho.ErrReauthRequired.Code
+	switch sekisho.KindOf(err) {
+	case sekisho.KindForbidden:
+		return a.Kind == sekisho.ActorUser && sekisho.CodeOf(err) != sekisho.ErrReauthRequired.Code
+	case sekisho.KindConflict:
+		return a.Kind == sekisho.ActorUser
+	}
+	return false
 }
 
 // deny records a refused action (typ) inside the transaction that refused

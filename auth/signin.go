@@ -352,6 +352,13 @@ func (s *Service) SignInMFA(ctx context.Context, a sekisho.Actor, f SecondFactor
 			return err
 		}
 		check, err = s.beginFactorCheck(tx, now, fs.user, f.Code, f.RecoveryCode)
+		if sekisho.KindOf(err) == sekisho.KindThrottled {
+			method := "totp"
+			if f.RecoveryCode != "" {
+				method = "recovery_code"
+			}
+			return factorThrottled(tx, now, a, fs.ws.ID, fs.user.ID, "mfa.verify", method, err)
+		}
 		return err
 	})
 	if err != nil {
@@ -439,6 +446,18 @@ func (c *factorCheck) method() string {
 // beginFactorCheck reserves an attempt for user and loads what verify needs.
 func (s *Service) beginFactorCheck(tx *store.Tx, now time.Time, u *sekisho.User, code, recoveryCode string) (*factorCheck, error) {
 	c := &factorCheck{user: u, recovery: recoveryCode != ""}
+	if !c.recovery {
+		// Blocked TOTP is refused before an attempt is reserved, so that
+		// the refusal changes no counter and its audit event can commit
+		// without backing off the recovery codes that remain the way out.
+		failures, err := tx.ThrottleFailures("mfa:" + u.ID)
+		if err != nil {
+			return nil, err
+		}
+		if failures >= mfaHardLimit {
+			return nil, sekisho.Throttled(time.Hour)
+		}
+	}
 	wait, failures, err := tx.ThrottleAttempt("mfa:"+u.ID, now, mfaRule)
 	if err != nil {
 		return nil, err
@@ -554,6 +573,17 @@ func (c *factorCheck) commit(tx *store.Tx, s *Service, now time.Time, a sekisho.
 		}
 	}
 	return true, nil
+}
+
+// factorThrottled records a second-factor attempt of user userID that the
+// throttle refused (err) as a denial, typ being the event a wrong code
+// would write, and answers with err. The transaction commits: the
+// throttle's refusal changed no counter, and the event stays.
+func factorThrottled(tx *store.Tx, now time.Time, a sekisho.Actor, workspaceID, userID, typ, method string, err error) error {
+	if aerr := audit(tx, now, a, workspaceID, typ, sekisho.ResultDenied, userID, map[string]string{"reason": "throttled", "method": method}); aerr != nil {
+		return aerr
+	}
+	return commitThen(err)
 }
 
 // factorFailed records a wrong second-factor code of u (typ is the audit

@@ -1163,9 +1163,13 @@ func TestSeedRequireMFAOnlyWithMFA(t *testing.T) {
 			if n := len(l.Body["users"].([]any)); n != 2 {
 				t.Fatalf("%d users with MFA, want admin and alice: %s", n, l.Raw)
 			}
+			// One change, and before it the refusal, as a denial.
 			ev := w.events("workspace.policy_changed", "")
-			if len(ev) != 1 || ev[0].ActorKind != "user" || ev[0].ActorID != w.admin.id || ev[0].Details["require_mfa"] != "true" || ev[0].Details["mfa_grace_days"] != "7" {
+			if len(ev) != 2 || ev[0].ActorKind != "user" || ev[0].ActorID != w.admin.id || ev[0].Result != "success" || ev[0].Details["require_mfa"] != "true" || ev[0].Details["mfa_grace_days"] != "7" {
 				t.Fatalf("policy change audit: %+v", ev)
+			}
+			if ev[1].ActorID != w.admin.id || ev[1].Result != "denied" || ev[1].Details["reason"] != "admin_mfa_required" {
+				t.Fatalf("refused policy change audit: %+v", ev[1])
 			}
 		})
 	}
