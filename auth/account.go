@@ -36,8 +36,12 @@ func checkName(field, name string, required bool) (string, error) {
 }
 
 // SetupLink returns a one-time link for creating the first workspace and
-// its admin, or "" when a workspace exists. Each call replaces the previous
-// link, so only the one printed last works.
+// its admin, or "" when a workspace exists. Each call adds a link and keeps
+// the earlier ones until they expire: every instance on a shared database,
+// and every restart, prints one, and the link the operator copied must not
+// stop working because another instance started. The first link used
+// creates the workspace, and that deletes all of them (Setup), as does a
+// workspace created by an operator (CreateWorkspace).
 func (s *Service) SetupLink(ctx context.Context) (string, error) {
 	now := s.now()
 	var link string
@@ -45,9 +49,6 @@ func (s *Service) SetupLink(ctx context.Context) (string, error) {
 		link = ""
 		n, err := tx.CountWorkspaces()
 		if err != nil || n > 0 {
-			return err
-		}
-		if err := tx.DeleteSetupTokens(); err != nil {
 			return err
 		}
 		token := secret.NewToken()
@@ -114,6 +115,11 @@ func (s *Service) Setup(ctx context.Context, a sekisho.Actor, r SetupRequest) (*
 		if err := tx.CreateWorkspace(w); err != nil {
 			return err
 		}
+		// The other setup links could create nothing any more (the
+		// count above refuses them); deleting them says so at once.
+		if err := tx.DeleteSetupTokens(); err != nil {
+			return err
+		}
 		u := &sekisho.User{ID: store.NewID(), WorkspaceID: w.ID, Email: email, Name: name, Role: sekisho.RoleWorkspaceAdmin,
 			Status: sekisho.StatusActive, JoinedAt: now, CreatedAt: now, UpdatedAt: now}
 		if err := tx.CreateUser(u, hash); err != nil {
@@ -160,6 +166,10 @@ func (s *Service) CreateWorkspace(ctx context.Context, a sekisho.Actor, slug, na
 			return err
 		}
 		if err := audit(tx, now, a, w.ID, "workspace.created", sekisho.ResultSuccess, "", map[string]string{"slug": slug}); err != nil {
+			return err
+		}
+		// A workspace exists: the first-run setup links are spent.
+		if err := tx.DeleteSetupTokens(); err != nil {
 			return err
 		}
 		u, link, err = s.invite(tx, c, now, a, w, email, "", sekisho.RoleWorkspaceAdmin)
