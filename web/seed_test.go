@@ -240,6 +240,10 @@ func (w *seedWorld) setPolicy(require bool, grace int) resp {
 		w.t.Fatalf("policy: %s", r.Raw)
 	}
 	if require {
+		// Switching on mails the users without MFA from the background;
+		// wait for it, or a later step (a reset) may find its mail among
+		// its own.
+		w.e.svc.Wait()
 		w.enforcedSince = r.str("mfa_enforced_since")
 		if w.enforcedSince == "" {
 			w.t.Fatalf("no mfa_enforced_since: %s", r.Raw)
