@@ -522,8 +522,12 @@ func (s *Service) RemoveAuthenticator(ctx context.Context, a sekisho.Actor, id s
 	})
 }
 
+var errMFANotEnabled = sekisho.Errorf(sekisho.KindConflict, "mfa_not_enabled", "You have no authenticator to remove.")
+
 // RemoveAllMFA removes all the actor's factors and recovery codes. It needs
-// a recent authentication and is refused while the workspace requires MFA.
+// a recent authentication and is refused while the workspace requires MFA,
+// and when there is nothing to remove (mfa_not_enabled): a removal that
+// removed nothing must not email "removed" nor enter the audit log as one.
 func (s *Service) RemoveAllMFA(ctx context.Context, a sekisho.Actor) error {
 	now := s.now()
 	if err := sekisho.RequireRecentAuth(a, now); err != nil {
@@ -534,12 +538,15 @@ func (s *Service) RemoveAllMFA(ctx context.Context, a sekisho.Actor) error {
 		if err != nil {
 			return err
 		}
-		if w.RequireMFA {
-			return sekisho.Errorf(sekisho.KindConflict, "mfa_required_by_workspace", "Your workspace requires multi-factor authentication, so it can't be removed.")
-		}
 		u, err := tx.User(a.WorkspaceID, a.UserID)
 		if err != nil {
 			return err
+		}
+		if !u.HasMFA {
+			return errMFANotEnabled
+		}
+		if w.RequireMFA {
+			return sekisho.Errorf(sekisho.KindConflict, "mfa_required_by_workspace", "Your workspace requires multi-factor authentication, so it can't be removed.")
 		}
 		if _, err := tx.DeleteAuthenticators(u.ID); err != nil {
 			return err
