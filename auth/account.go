@@ -35,6 +35,12 @@ func checkName(field, name string, required bool) (string, error) {
 	return name, nil
 }
 
+// passwordThrottleKey is the throttle key of password guesses at one
+// account, from the lower-cased slug and email as typed at sign-in.
+func passwordThrottleKey(slug, email string) string {
+	return "pw:" + strings.ToLower(slug) + ":" + strings.ToLower(email)
+}
+
 // SetupLink returns a one-time link for creating the first workspace and
 // its admin, or "" when a workspace exists. Each call adds a link and keeps
 // the earlier ones until they expire: every instance on a shared database,
@@ -347,6 +353,12 @@ func (s *Service) setPasswordWithToken(ctx context.Context, a sekisho.Actor, tok
 			return notFound(err, sekisho.ErrInvalidToken)
 		}
 		if err := tx.SetPasswordHash(u.ID, hash); err != nil {
+			return err
+		}
+		// Whoever holds the token proved control of the mailbox: the
+		// password guesses others made at this account must not keep its
+		// owner waiting. The IP's and the second factor's counters stay.
+		if err := tx.ThrottleReset(passwordThrottleKey(inv.Workspace.Slug, u.Email)); err != nil {
 			return err
 		}
 		if purpose == store.PurposeInvitation {
