@@ -46,6 +46,10 @@ type config struct {
 const (
 	defaultAddr    = "127.0.0.1:8080"
 	defaultDataDir = "./sekisho-data"
+	// minSessionIdle leaves a wide margin over the minute by which the
+	// service rounds a session's last use (it writes last_seen_at at most
+	// once a minute), so an active session never looks idle.
+	minSessionIdle = 5 * time.Minute
 )
 
 // keyFileName is the key file inside the data folder, used when no keys are
@@ -93,7 +97,7 @@ func addConfigFlags(fs *flag.FlagSet, serve bool) *configFlags {
 			"created on first use (on PostgreSQL only for a database no instance has used yet). Every instance sharing "+
 			"a PostgreSQL database must have the same keys")
 	f.names["session-idle"] = "SEKISHO_SESSION_IDLE"
-	f.sessionIdle = fs.Duration("session-idle", time.Hour, "sign a session out after this long unused (env SEKISHO_SESSION_IDLE)")
+	f.sessionIdle = fs.Duration("session-idle", time.Hour, "sign a session out after this long unused, at least 5m (env SEKISHO_SESSION_IDLE)")
 	f.names["session-absolute"] = "SEKISHO_SESSION_ABSOLUTE"
 	f.sessionAbsolute = fs.Duration("session-absolute", 24*time.Hour, "sign a session out this long after sign-in, however active (env SEKISHO_SESSION_ABSOLUTE)")
 	f.names["hash-concurrency"] = "SEKISHO_HASH_CONCURRENCY"
@@ -167,6 +171,11 @@ func (f *configFlags) load(getenv func(string) string) (*config, error) {
 		if *d.dst, err = time.ParseDuration(v); err != nil || *d.dst <= 0 {
 			return nil, fmt.Errorf("%s: %q is not a positive duration such as 30m or 12h", from, v)
 		}
+	}
+	if cfg.SessionIdle < minSessionIdle {
+		v, from := value("session-idle")
+		return nil, fmt.Errorf("%s: %q is too short: use at least %s. A session's last use is recorded at most once a minute, "+
+			"so a shorter idle timeout would sign out people who are using it", from, v, minSessionIdle)
 	}
 	if cfg.SessionIdle > cfg.SessionAbsolute {
 		return nil, fmt.Errorf("the idle timeout (%s) is longer than the absolute one (%s)", cfg.SessionIdle, cfg.SessionAbsolute)

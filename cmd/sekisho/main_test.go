@@ -205,6 +205,9 @@ func TestConfigFlagAndEnvironment(t *testing.T) {
 
 	for _, tc := range []struct{ env, value, want string }{
 		{"SEKISHO_SESSION_IDLE", "0s", "positive duration"},
+		// last_seen_at moves once a minute: a shorter idle would end sessions in use.
+		{"SEKISHO_SESSION_IDLE", "90s", "too short: use at least 5m0s"},
+		{"SEKISHO_SESSION_IDLE", "4m59s", "too short: use at least 5m0s"},
 		{"SEKISHO_SESSION_ABSOLUTE", "10m", "longer than the absolute"},
 		{"SEKISHO_HASH_CONCURRENCY", "0", "positive number"},
 		{"SEKISHO_LOG_LEVEL", "loud", "debug, info, warn or error"},
@@ -218,6 +221,9 @@ func TestConfigFlagAndEnvironment(t *testing.T) {
 		}
 		delete(c.env, tc.env)
 	}
+	c.env["SEKISHO_SESSION_IDLE"] = "5m"
+	c.ok("workspaces", "list")
+	delete(c.env, "SEKISHO_SESSION_IDLE")
 }
 
 func TestParseCIDRs(t *testing.T) {
