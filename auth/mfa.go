@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sekisho/sekisho"
@@ -105,7 +106,17 @@ func (s *Service) newPendingTOTP(tx *store.Tx, now time.Time, w *sekisho.Workspa
 	}); err != nil {
 		return nil, err
 	}
-	return &TOTPEnrollment{ID: id, Secret: totp.EncodeSecret(seed), URI: totp.URI(totpIssuer, w.Slug+": "+u.Email, seed), ExpiresAt: expires}, nil
+	return &TOTPEnrollment{ID: id, Secret: totp.EncodeSecret(seed), URI: totp.URI(totpIssuer, totpAccount(w, u), seed), ExpiresAt: expires}, nil
+}
+
+// totpAccount is the account name of an otpauth label: the email with the
+// workspace, so that someone in two workspaces tells the entries apart.
+// The Key URI Format forbids a colon in it (the colon ends the issuer
+// prefix), so not "acme: alice@…" but "alice@acme.test (acme)"; a slug
+// never holds one, and an email only inside a quoted local part, which
+// loses it here.
+func totpAccount(w *sekisho.Workspace, u *sekisho.User) string {
+	return strings.ReplaceAll(u.Email, ":", "") + " (" + w.Slug + ")"
 }
 
 // accessCodeHash returns the hash under which an access code is stored, or
