@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -81,7 +82,14 @@ func checkText(r *http.Request) error {
 	if r.URL.RawQuery == "" {
 		return nil // the session check: no query to parse
 	}
-	for k, vs := range r.URL.Query() {
+	// r.URL.Query() drops the pairs it can't decode, so a cursor or a
+	// filter with a bad escape would silently vanish and the answer
+	// describe another request.
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return sekisho.Errorf(sekisho.KindInvalid, "invalid_query", "The query string is not well-formed: escape %% as %%25.")
+	}
+	for k, vs := range q {
 		ok := isText(k)
 		for _, v := range vs {
 			ok = ok && isText(v)
