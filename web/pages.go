@@ -336,7 +336,8 @@ func (q *pageReq) takeFlash() *flash {
 type view struct {
 	Page      string
 	Lang      string
-	Path      string // the current path, for the language links
+	Path      string // the current path
+	Query     url.Values
 	LangLinks bool
 	Me        *me
 	Flash     *flash
@@ -355,6 +356,19 @@ type me struct {
 	Nav   string
 }
 
+// LangHref is the link that shows this page in lang: the same query with
+// lang added (switchLanguage takes it off again).
+func (v *view) LangHref(lang string) string {
+	q := url.Values{}
+	for k, vs := range v.Query {
+		if k != "lang" {
+			q[k] = vs
+		}
+	}
+	q.Set("lang", lang)
+	return "?" + q.Encode()
+}
+
 // Err is the message beside input id, if any.
 func (v *view) Err(id string) fieldError { return fieldError{ID: id, Msg: v.Errors[id]} }
 
@@ -362,7 +376,9 @@ func (v *view) Err(id string) fieldError { return fieldError{ID: id, Msg: v.Erro
 func (v *view) Val(name string) string { return v.Form.Get(name) }
 
 // Aria returns the aria attributes of input id: its hint and error ids in
-// aria-describedby, and aria-invalid when it has an error.
+// aria-describedby, and aria-invalid when it has an error. An input with
+// an error also gets autofocus, so the page opens on it (pages show one
+// error at a time).
 func (v *view) Aria(id string, hints ...string) template.HTMLAttr {
 	ids := append([]string(nil), hints...)
 	invalid := v.Errors[id] != ""
@@ -374,7 +390,7 @@ func (v *view) Aria(id string, hints ...string) template.HTMLAttr {
 		b.WriteString(`aria-describedby="` + html.EscapeString(strings.Join(ids, " ")) + `"`)
 	}
 	if invalid {
-		b.WriteString(` aria-invalid="true"`)
+		b.WriteString(` aria-invalid="true" autofocus`)
 	}
 	return template.HTMLAttr(b.String())
 }
@@ -388,6 +404,9 @@ func (q *pageReq) render(status int, name string, v *view) error {
 		v = &view{}
 	}
 	v.Page, v.Lang, v.Path = name, q.cat.lang, q.r.URL.Path
+	if q.r.URL.RawQuery != "" {
+		v.Query = q.r.URL.Query()
+	}
 	if v.Form == nil {
 		v.Form = url.Values{}
 	}

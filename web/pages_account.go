@@ -111,7 +111,13 @@ func (s *Server) totpStart(q *pageReq) error {
 		}
 		return s.renderAccount(q, formStatus(err), errs, q.withProfile(f), f.Get("access_code") != "")
 	}
-	e, err := s.svc.StartTOTP(q.ctx(), a, f.Get("totp_name"), strings.TrimSpace(f.Get("access_code")))
+	// No name given: the default name in the page's language, not the
+	// service's English one.
+	name := strings.TrimSpace(f.Get("totp_name"))
+	if name == "" {
+		name = q.cat.T("account.default_auth_name")
+	}
+	e, err := s.svc.StartTOTP(q.ctx(), a, name, strings.TrimSpace(f.Get("access_code")))
 	if err != nil {
 		errs := q.formErrors(err, map[string]string{"name": "totp_name", "access_code": "totp_access_code",
 			"code:reauthentication_required": "totp_password", "": "totp_name"})
@@ -126,7 +132,7 @@ func (s *Server) totpStart(q *pageReq) error {
 	if err != nil {
 		return err
 	}
-	d.Name, d.ExpiresAt = strings.TrimSpace(f.Get("totp_name")), e.ExpiresAt
+	d.Name, d.ExpiresAt = name, e.ExpiresAt
 	d.Action = "/account/mfa/totp/" + url.PathEscape(e.ID) + "/confirm"
 	return q.render(http.StatusOK, "account_totp", &view{D: d})
 }

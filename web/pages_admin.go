@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -350,6 +351,7 @@ func (s *Server) workspacePost(q *pageReq) error {
 
 type auditData struct {
 	Events    []*sekisho.AuditEvent
+	Types     []string // for the type filter
 	Names     map[string]string
 	Filter    url.Values
 	Filtered  bool
@@ -373,7 +375,11 @@ func (s *Server) auditPage(q *pageReq) error {
 	if err != nil {
 		return err
 	}
-	d := auditData{Events: page.Events, Filter: filter, Filtered: len(filter) > 0, Names: s.userNames(q, page.Events),
+	types := auditTypes
+	if t := filter.Get("type"); t != "" && !slices.Contains(types, t) {
+		types = append(slices.Clip(types), t) // a link to a type the catalogs don't name
+	}
+	d := auditData{Events: page.Events, Types: types, Filter: filter, Filtered: len(filter) > 0, Names: s.userNames(q, page.Events),
 		ExportURL: "/api/v1/admin/audit-events/export"}
 	if len(filter) > 0 {
 		d.ExportURL += "?" + filter.Encode()

@@ -103,14 +103,19 @@ func (q *pageReq) flow(kind string) (f flowState, ok bool) {
 			return flowState{kind: parts[0], flags: parts[1], token: parts[2]}, true
 		}
 	}
-	q.restartSignIn()
+	q.restartSignIn(nil)
 	return f, false
 }
 
-// restartSignIn ends a pending sign-in that the service no longer knows.
-func (q *pageReq) restartSignIn() {
+// restartSignIn ends a pending sign-in that the service no longer knows
+// (err, when there is one, says why) and says so on the sign-in page.
+func (q *pageReq) restartSignIn(err error) {
 	q.clearCookie(q.s.cookie("sekisho_flow"))
-	q.setFlash("error", "flash.flow_expired")
+	if sekisho.CodeOf(err) == errFlowEnded {
+		q.setFlash("error", "flash.too_many_codes")
+	} else {
+		q.setFlash("error", "flash.flow_expired")
+	}
 	q.redirect(q.signInURL(q.slug()))
 }
 
@@ -119,10 +124,14 @@ func digitsOnly(code string) string {
 	return strings.Join(strings.Fields(code), "")
 }
 
+// errFlowEnded is the service's code for a sign-in ended by too many
+// wrong codes.
+const errFlowEnded = "flow_ended"
+
 // flowEnded reports errors after which the sign-in starts again.
 func flowEnded(err error) bool {
 	c := sekisho.CodeOf(err)
-	return c == sekisho.ErrInvalidFlow.Code || c == "flow_ended"
+	return c == sekisho.ErrInvalidFlow.Code || c == errFlowEnded
 }
 
 // slug is the workspace in the path.
@@ -209,13 +218,18 @@ func (s *Server) secondFactor(q *pageReq, page, field string) error {
 	}
 	res, err := s.svc.SignInMFA(q.ctx(), q.a, sf)
 	if flowEnded(err) {
-		q.restartSignIn()
+		q.restartSignIn(err)
 		return nil
 	}
 	if err != nil {
 		errs := q.formErrors(err, map[string]string{"": field})
 		if errs == nil {
 			return err
+		}
+		// A wrong recovery code is not a code from the app: waiting for
+		// the next one does not help.
+		if field == "recovery_code" && sekisho.CodeOf(err) == sekisho.ErrInvalidCode.Code {
+			errs[field] = q.cat.T("error.invalid_recovery_code")
 		}
 		d := signInData{Slug: q.slug(), HasRecovery: fl.has("r"), HasTOTP: fl.has("t")}
 		return q.render(formStatus(err), page, &view{D: d, Errors: errs})
@@ -261,7 +275,7 @@ func (s *Server) enrollStart(q *pageReq) error {
 	access := strings.TrimSpace(f.Get("access_code"))
 	e, err := s.svc.SignInEnroll(q.ctx(), fl.token, access)
 	if flowEnded(err) {
-		q.restartSignIn()
+		q.restartSignIn(err)
 		return nil
 	}
 	if err != nil {
@@ -294,7 +308,7 @@ func (s *Server) enrollConfirm(q *pageReq) error {
 	f := q.form()
 	res, err := s.svc.SignInEnrollConfirm(q.ctx(), q.a, fl.token, digitsOnly(f.Get("code")))
 	if flowEnded(err) {
-		q.restartSignIn()
+		q.restartSignIn(err)
 		return nil
 	}
 	switch sekisho.CodeOf(err) {
@@ -319,7 +333,40 @@ func (s *Server) enrollConfirm(q *pageReq) error {
 		return q.render(formStatus(err), "enroll_qr", &view{D: d, Errors: errs})
 	}
 	q.startSession(res, q.slug())
+	s.nameDefaultAuthenticator(q, res.SessionToken)
 	return q.showRecoveryCodes(res.RecoveryCodes, "enrolled")
+}
+
+// serviceDefaultAuthName is the name the service gives an authenticator
+// set up at sign-in, which asks for no name.
+const serviceDefaultAuthName = "Authenticator app"
+
+// nameDefaultAuthenticator gives the authenticator just set up at sign-in
+// the default name in the page's language. The service names it in
+// English: its SignInEnroll takes no name, unlike StartTOTP. A user
+// walked through enrollment had no other authenticator, so the one under
+// the service's default name is the new one. A failure only leaves the
+// English name, which the user can change.
+func (s *Server) nameDefaultAuthenticator(q *pageReq, token string) {
+	name := q.cat.T("account.default_auth_name")
+	if name == serviceDefaultAuthName {
+		return
+	}
+	p, err := s.svc.Authenticate(q.ctx(), token)
+	if err == nil {
+		var st *auth.MFAStatus
+		a := p.Actor(q.a.IP, q.a.UserAgent)
+		if st, err = s.svc.MFA(q.ctx(), a); err == nil {
+			for _, au := range st.Authenticators {
+				if au.Confirmed() && au.Name == serviceDefaultAuthName {
+					err = s.svc.RenameAuthenticator(q.ctx(), a, au.ID, name)
+				}
+			}
+		}
+	}
+	if err != nil {
+		q.s.log.WarnContext(q.ctx(), "naming the new authenticator", "request_id", requestID(q.ctx()), "err", err)
+	}
 }
 
 // enrollmentData is what the QR page shows for an otpauth URI: the QR

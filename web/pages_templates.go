@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"io/fs"
 	"path"
+	"sort"
 	"strings"
 	"time"
 
@@ -63,8 +64,49 @@ func templateFuncs(c *catalog) template.FuncMap {
 		"past":     func(t, now time.Time) bool { return !t.After(now) },
 		"dict":     dict,
 		"shortUA":  shortUA,
+		// The audit log in people's words: an event type, a detail's key
+		// and its value; what the catalog does not know shows as stored.
+		"auditType": func(typ string) string { return c.orRaw("audit.type.", typ) },
+		"auditKey":  func(k string) string { return c.orRaw("audit.detail.", k) },
+		"auditValue": func(k, v string) string {
+			// A change is stored as "before→after".
+			parts := strings.Split(v, "→")
+			for i, p := range parts {
+				switch {
+				case k == "role" && c.has("role."+p):
+					parts[i] = c.T("role." + p)
+				case k == "status" && c.has("status."+p):
+					parts[i] = c.T("status." + p)
+				default:
+					parts[i] = c.orRaw("audit.value.", p)
+				}
+			}
+			return strings.Join(parts, " → ")
+		},
 	}
 }
+
+// orRaw is the message prefix+v, or v itself when the catalog has none.
+func (c *catalog) orRaw(prefix, v string) string {
+	if v != "" && c.has(prefix+v) {
+		return c.T(prefix + v)
+	}
+	return v
+}
+
+// auditTypes are the event types the audit log filter offers: every type
+// the catalogs name (a test checks they name every type the service
+// writes), sorted.
+var auditTypes = func() []string {
+	var out []string
+	for k := range catalogs[Languages[0]].msgs {
+		if t, ok := strings.CutPrefix(k, "audit.type."); ok {
+			out = append(out, t)
+		}
+	}
+	sort.Strings(out)
+	return out
+}()
 
 // dict builds the argument of a partial template from name/value pairs.
 func dict(pairs ...any) map[string]any {

@@ -50,11 +50,22 @@ func NewServer(svc *auth.Service, db Pinger, log *slog.Logger, opts Options) htt
 		secure: !strings.HasPrefix(opts.BaseURL, "http://")}
 	s.routes()
 	csrf := http.NewCrossOriginProtection()
-	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	csrf.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
+	return s.logRequests(csrf.Handler(s.mux))
+}
+
+// crossOriginDenied answers a cross-origin request that would change
+// state: JSON for the API, an error page in the visitor's language for
+// the pages.
+func (s *Server) crossOriginDenied(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/") {
 		apiHeaders.set(w)
 		writeJSON(w, http.StatusForbidden, errorBody("cross_origin_request", "Cross-origin requests that change state are refused."))
-	}))
-	return s.logRequests(csrf.Handler(s.mux))
+		return
+	}
+	pageHeaders.set(w)
+	q := &pageReq{s: s, w: w, r: r, cat: catalogs[s.pickLanguage(r, "")]}
+	q.showError(http.StatusForbidden, &errorData{Title: q.cat.T("error_page.forbidden_title"), Message: q.cat.T("error_page.cross_origin")})
 }
 
 type ctxKey int
