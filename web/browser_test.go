@@ -2,7 +2,9 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -145,7 +147,13 @@ func (b *bTab) onPage(page string) {
 // is much quicker than a key event per character.
 func (b *bTab) typeIn(sel, text string) {
 	b.t.Helper()
-	b.do("type into "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Clear(chromedp.CSS(sel)), chromedp.Focus(chromedp.CSS(sel)),
+	b.do("wait for "+sel, chromedp.WaitVisible(chromedp.CSS(sel)))
+	// Clear it as a person would, whatever is in it (chromedp's Clear
+	// misses text that arrived by InsertText).
+	if !eval[bool](b, `(function (e) { e.value = ""; return e.value === "" })(document.querySelector(`+jsString(sel)+`))`) {
+		b.failed("clear "+sel, errors.New("still has text"))
+	}
+	b.do("type into "+sel, chromedp.Focus(chromedp.CSS(sel)),
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 			_, err := cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: text})
 			return err
@@ -267,214 +275,428 @@ func screenshotDir(t *testing.T) string {
 	return t.TempDir()
 }
 
-// TestBrowser walks the flows of PRODUCT.md through the pages: first-run
-// setup; an admin enrolls MFA in account settings and requires MFA for the
-// workspace; a member without MFA is walked through enrollment at sign-in;
-// the member loses their phone, signs in with a recovery code and replaces
-// the authenticator; an admin resets the member's MFA from the user
-// detail page; the member signs in again in Japanese with the access code.
+// bLang is the language a walk runs in: the catalog the pages speak it
+// from, for the words the test looks for on each page.
+type bLang struct {
+	code string
+	cat  map[string]string
+}
+
+func loadLang(t *testing.T, code string) bLang {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("i18n", code+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := bLang{code: code}
+	if err := json.Unmarshal(b, &l.cat); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// T is the catalog's text of key with its {name} placeholders filled.
+func (l bLang) T(t *testing.T, key string, args ...any) string {
+	t.Helper()
+	msg, ok := l.cat[key]
+	if !ok {
+		t.Fatalf("%s.json has no %s", l.code, key)
+	}
+	for i := 0; i+1 < len(args); i += 2 {
+		msg = strings.ReplaceAll(msg, "{"+fmt.Sprint(args[i])+"}", fmt.Sprint(args[i+1]))
+	}
+	return msg
+}
+
+// seesT checks that the page shows the catalog texts of keys in the walk's
+// language.
+func (b *bTab) seesT(l bLang, keys ...string) {
+	b.t.Helper()
+	for _, k := range keys {
+		b.sees(l.T(b.t, k))
+	}
+}
+
+// scripts turns JavaScript on or off in the tab, as a browser set so.
+func (b *bTab) scripts(on bool) {
+	b.t.Helper()
+	b.do("scripts on="+fmt.Sprint(on), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !on})
+		return err
+	}))
+}
+
+// copyButtonsShown reports whether any copy button on the page takes up
+// room: rendered, not merely present.
+func (b *bTab) copyButtonsShown() bool {
+	b.t.Helper()
+	return eval[bool](b, `Array.from(document.querySelectorAll(".js-copy")).some(function (e) {
+		return getComputedStyle(e).display !== "none" && e.getBoundingClientRect().width > 0 })`)
+}
+
+// walk is one workspace's run through the flows in one language: an admin
+// and a member, each in a browser of their own.
+type walk struct {
+	l             bLang
+	slug, name    string
+	adminEmail    string
+	adminPass     string
+	memberEmail   string
+	memberPass    string
+	phone, phone2 string // names the people give their authenticator apps
+	shot          func(b *bTab, name string)
+	admin, member *bTab
+}
+
+// enrollOwnMFA adds an authenticator app in account settings, the
+// admin's first step before requiring MFA.
+func (w *walk) enrollOwnMFA(b *bTab) {
+	t := b.t
+	t.Helper()
+	b.seesT(w.l, "account.title", "mfa.disabled", "account.add_hint_first")
+	b.typeIn("#totp_name", w.phone)
+	b.submit("#add-authenticator", "account_totp")
+	if !eval[bool](b, `document.querySelector(".qr img").src.startsWith("data:image/png;base64,")`) {
+		t.Fatal("the QR code is not a data: PNG")
+	}
+	b.seesT(w.l, "qr.manual")
+	b.typeIn("#code", b.totpCode())
+	b.submit(`.confirm-code button[type="submit"]`, "recovery_codes")
+	b.seesT(w.l, "codes.title", "codes.added")
+	if n := eval[int](b, `document.querySelectorAll("#recovery-codes li").length`); n != 10 {
+		t.Fatalf("%d recovery codes", n)
+	}
+	// app.js shows the copy button; its text is the catalog's.
+	if !b.copyButtonsShown() || b.text(".js-copy") != w.l.T(t, "codes.copy") {
+		t.Fatal("the copy button is not shown with JavaScript on")
+	}
+	if !eval[bool](b, `document.querySelector('a[download="sekisho-recovery-codes.txt"]').href.startsWith("data:text/plain")`) {
+		t.Fatal("no .txt download of the recovery codes")
+	}
+	b.submit("#codes-continue", "account")
+	b.sees(w.phone, w.l.T(t, "account.recovery_left", "n", 10))
+}
+
+// invite invites email from user management and returns the link.
+func (w *walk) invite(b *bTab, email string) string {
+	b.t.Helper()
+	if !b.has(`body[data-page="admin_users"]`) {
+		b.submit(`.topnav a[href="/admin/users"]`, "admin_users")
+	}
+	b.seesT(w.l, "admin.users.title", "admin.users.invite")
+	b.typeIn("#invite_email", email)
+	b.submit(`#invite button[type="submit"]`, "admin_invited")
+	b.seesT(w.l, "admin.invited.title")
+	link := b.text("#invitation-link")
+	b.submit(`a.btn-ghost[href="/admin/users"]`, "admin_users")
+	return link
+}
+
+// requireMFA turns on Require MFA (多要素認証を必須にする) in workspace
+// settings → security, with no grace period and access codes after a
+// reset.
+func (w *walk) requireMFA(b *bTab) {
+	t := b.t
+	t.Helper()
+	b.submit(`.tabs a[href="/admin/workspace"]`, "admin_workspace")
+	b.seesT(w.l, "admin.ws.title", "admin.ws.security", "admin.ws.require_mfa", "admin.ws.before_enabling")
+	b.click("#require_mfa")
+	b.typeIn("#mfa_grace_days", "0")
+	b.click("#reset_requires_access_code")
+	b.reauthIfAsked("#password", w.adminPass)
+	b.submit("#save-policy", "admin_workspace")
+	b.seesT(w.l, "flash.policy_saved")
+	if !eval[bool](b, `document.querySelector("#require_mfa").checked`) {
+		t.Fatal("Require MFA is not on")
+	}
+}
+
+// acceptInvitation sets the member's password from the invitation link.
+func (w *walk) acceptInvitation(b *bTab, link string) {
+	b.t.Helper()
+	i := strings.Index(link, "/invitations/")
+	if i < 0 {
+		b.t.Fatalf("no invitation link from the step before: %q", link)
+	}
+	b.open(link[i:])
+	b.onPage("invitation")
+	if w.l.code != "en" {
+		b.submit(`.lang a[hreflang="`+w.l.code+`"]`, "invitation")
+	}
+	b.seesT(w.l, "invite.title")
+	b.typeIn("#password", w.memberPass)
+	b.submit(`button[type="submit"]`, "signin")
+	b.seesT(w.l, "flash.invitation_accepted")
+}
+
+// signIn fills the sign-in form and expects page next.
+func (w *walk) signIn(b *bTab, email, password, next string) {
+	b.t.Helper()
+	b.typeIn("#email", email)
+	b.typeIn("#password", password)
+	b.submit(`button[type="submit"]`, next)
+}
+
+// enrollAtSignIn is the member walked through setup by sign-in, with
+// JavaScript off: every step works without it, and the copy buttons it
+// would show stay hidden instead of sitting there doing nothing. It
+// returns the recovery codes.
+func (w *walk) enrollAtSignIn(b *bTab, accessCode string, shot string) []string {
+	t := b.t
+	t.Helper()
+	b.seesT(w.l, "enroll.title", "enroll.lead", "enroll.step_install")
+	if accessCode != "" {
+		b.seesT(w.l, "field.access_code", "enroll.access_code_hint")
+		b.typeIn("#access_code", strings.ToLower(accessCode))
+	}
+	b.scripts(false)
+	defer b.scripts(true)
+	b.submit(`button[type="submit"]`, "enroll_qr")
+	b.seesT(w.l, "enroll.qr_title", "qr.step_scan", "qr.manual")
+	if b.copyButtonsShown() {
+		t.Fatal("with JavaScript off, the enrollment page shows a copy button that can't work")
+	}
+	if shot != "" {
+		w.shot(b, shot)
+	}
+	b.typeIn("#code", b.totpCode())
+	b.submit(`.confirm-code button[type="submit"]`, "recovery_codes")
+	b.seesT(w.l, "codes.title", "codes.enrolled")
+	if b.copyButtonsShown() {
+		t.Fatal("with JavaScript off, the recovery codes page shows a copy button that can't work")
+	}
+	codes := strings.Fields(b.text("#recovery-codes"))
+	if len(codes) != 10 {
+		t.Fatalf("recovery codes %q", codes)
+	}
+	return codes
+}
+
+// lostPhone signs in with a recovery code, adds a new authenticator app
+// and removes the lost one, which sign-in named by default.
+func (w *walk) lostPhone(b *bTab, code string) {
+	t := b.t
+	t.Helper()
+	b.submit(`.topnav form[action="/sign-out"] button`, "signin")
+	b.seesT(w.l, "flash.signed_out")
+	w.signIn(b, w.memberEmail, w.memberPass, "signin_code")
+	if a := eval[string](b, `document.querySelector("#code").getAttribute("autocomplete") + " " + document.querySelector("#code").getAttribute("inputmode")`); a != "one-time-code numeric" {
+		t.Fatalf("code input: %q", a)
+	}
+	b.seesT(w.l, "code.title", "code.lost_device")
+	if w.l.code == "en" {
+		w.shot(b, "sign-in-code")
+	}
+	b.submit("#use-recovery", "signin_recovery")
+	b.seesT(w.l, "recovery.title", "recovery.lead")
+	b.typeIn("#recovery_code", code)
+	b.submit(`button[type="submit"]`, "account")
+	b.sees(w.l.T(t, "flash.recovery_code_used", "n", 9))
+
+	b.typeIn("#totp_name", w.phone2)
+	b.reauthIfAsked("#totp_password", w.memberPass)
+	b.submit("#add-authenticator", "account_totp")
+	b.typeIn("#code", b.totpCode())
+	b.submit(`.confirm-code button[type="submit"]`, "account")
+	b.sees(w.l.T(t, "flash.authenticator_added"), w.phone2)
+	old := w.l.T(t, "account.default_auth_name")
+	b.submitXPath(`//ul[@id="authenticators"]/li[.//strong[normalize-space()="`+old+`"]]//a[contains(@href, "/remove")]`, "account_remove")
+	b.seesT(w.l, "remove.title", "remove.lead")
+	b.reauthIfAsked("#password", w.memberPass)
+	b.submit(".btn-danger", "account")
+	b.seesT(w.l, "flash.authenticator_removed")
+	if names := b.text("#authenticators"); !strings.Contains(names, w.phone2) || strings.Contains(names, old) {
+		t.Fatalf("authenticators after replacing: %q", names)
+	}
+}
+
+// resetMFA resets the member's MFA from the user detail page (ユーザー管理
+// → ユーザー詳細) and returns the one-time access code.
+func (w *walk) resetMFA(b *bTab) string {
+	t := b.t
+	t.Helper()
+	b.submit(`.topnav a[href="/admin/users"]`, "admin_users")
+	b.typeIn("#q", w.memberEmail[:strings.Index(w.memberEmail, "@")+1])
+	b.submit(`.filters button[type="submit"]`, "admin_users")
+	if n := eval[int](b, `document.querySelectorAll("#users tbody tr").length`); n != 1 {
+		t.Fatalf("search found %d users", n)
+	}
+	b.submit("#users a.user-link", "admin_user")
+	b.sees(w.memberEmail, w.phone2)
+	b.seesT(w.l, "admin.user.reset_hint", "mfa.enabled")
+	b.submit("#reset-mfa", "admin_user_reset")
+	b.seesT(w.l, "admin.reset.title", "admin.reset.signs_out", "admin.reset.no_policy_change", "admin.reset.access_code")
+	if w.l.code == "en" {
+		w.shot(b, "user-reset-confirmation")
+	}
+	b.reauthIfAsked("#password", w.adminPass)
+	b.submit("#confirm-reset", "admin_user_reset_done")
+	b.seesT(w.l, "admin.reset_done.title", "admin.reset_done.once")
+	code := b.text("#access-code")
+	if !regexp.MustCompile(`^[0-9A-Z]{4}-[0-9A-Z]{4}$`).MatchString(code) {
+		t.Fatalf("access code %q", code)
+	}
+	b.submit(`a.btn[href^="/admin/users/"]`, "admin_user")
+	b.seesT(w.l, "mfa.disabled", "admin.user.access_pending")
+
+	// The audit log names the reset in the page's language, with the
+	// type beside it for support, and filters by it.
+	b.submit(`.tabs a[href="/admin/audit"]`, "admin_audit")
+	b.seesT(w.l, "admin.audit.title", "audit.type.mfa.reset", "audit.type.user.sign_in")
+	b.sees("mfa.reset", w.memberEmail)
+	b.do("filter by type", chromedp.SetValue(chromedp.CSS("#type"), "mfa.reset"))
+	b.submit(`.filters button[type="submit"]`, "admin_audit")
+	if n := eval[int](b, `document.querySelectorAll("#audit tbody tr").length`); n != 1 {
+		t.Fatalf("%d events of type mfa.reset", n)
+	}
+	b.seesT(w.l, "audit.detail.authenticators_removed", "audit.detail.access_code")
+	b.do("back to every event", chromedp.Navigate(b.e.srv.URL+"/admin/audit"))
+	b.onPage("admin_audit")
+	w.shot(b, "audit-log")
+	return code
+}
+
+// TestBrowser walks the flows of PRODUCT.md through the pages, once in
+// English and once in Japanese, each in a workspace of its own: the
+// admin sets up MFA in account settings and requires MFA for the
+// workspace; a member without MFA is walked through enrollment at sign-in
+// (with JavaScript off); the member loses their phone, signs in with a
+// recovery code and replaces the authenticator; an admin resets the
+// member's MFA from the user detail page; the member signs in again with
+// the access code and sets up again.
 func TestBrowser(t *testing.T) {
 	start := time.Now()
 	browser := newChromium(t)
 	e := newEnv(t, store.SQLite)
 	shots := screenshotDir(t)
 
-	const (
-		adminEmail = "aiko@acme.test"
-		adminPass  = "maple lantern orbit 17"
-		benEmail   = "ben@acme.test"
-		benPass    = "harbor violin quartz 88"
-	)
+	walks := []*walk{{
+		l: loadLang(t, "en"), slug: "acme", name: "Acme Corporation",
+		adminEmail: "aiko@acme.test", adminPass: "maple lantern orbit 17",
+		memberEmail: "ben@acme.test", memberPass: "harbor violin quartz 88",
+		phone: "Work phone", phone2: "New phone",
+	}, {
+		l: loadLang(t, "ja"), slug: "kansai", name: "関西商事",
+		adminEmail: "kenji@kansai.test", adminPass: "sakura teapot ribbon 29",
+		memberEmail: "yui@kansai.test", memberPass: "lotus compass ember 63",
+		phone: "仕事用スマートフォン", phone2: "新しいスマートフォン",
+	}}
+	for _, w := range walks {
+		suffix := ""
+		if w.l.code != "en" {
+			suffix = "-" + w.l.code
+		}
+		w.shot = func(b *bTab, name string) { b.shoot(name + suffix) }
+		w.admin = newTab(t, browser, e, w.slug+" admin", shots)
+		w.member = newTab(t, browser, e, w.slug+" member", shots)
+	}
 
-	admin := newTab(t, browser, e, "admin", shots)
-	ben := newTab(t, browser, e, "ben", shots)
+	for _, w := range walks {
+		t.Run(w.l.code, func(t *testing.T) {
+			admin, member := w.admin, w.member
+			var memberLink string
+			var codes []string
 
-	var benLink string
-	var benCodes []string
+			t.Run("admin requires MFA", func(t *testing.T) {
+				admin.t = t
+				if w.l.code == "en" {
+					// First run: the setup link makes the first workspace.
+					link, err := e.svc.SetupLink(context.Background())
+					if err != nil || !strings.Contains(link, "/setup/") {
+						t.Fatalf("setup link %q: %v", link, err)
+					}
+					admin.open(link[strings.Index(link, "/setup/"):])
+					admin.onPage("setup")
+					admin.typeIn("#workspace_name", w.name)
+					// The slug's pattern works in the browser (an invalid
+					// pattern is ignored, and lets anything through).
+					admin.typeIn("#workspace_slug", "Acme Corp")
+					if eval[bool](admin, `document.querySelector("#workspace_slug").checkValidity()`) {
+						t.Fatal("the slug field accepts capitals and spaces")
+					}
+					admin.typeIn("#workspace_slug", w.slug)
+					if !eval[bool](admin, `document.querySelector("#workspace_slug").checkValidity()`) {
+						t.Fatalf("the slug field refuses a valid slug: %q %q", eval[string](admin, `document.querySelector("#workspace_slug").value`), eval[string](admin, `document.querySelector("#workspace_slug").validationMessage`))
+					}
+					admin.typeIn("#name", "Aiko Tanaka")
+					admin.typeIn("#email", w.adminEmail)
+					admin.typeIn("#password", w.adminPass)
+					admin.submit(`button[type="submit"]`, "account")
+					admin.seesT(w.l, "flash.setup_done")
+				} else {
+					// The operator CLI makes the workspace; its admin
+					// accepts the invitation and signs in, in Japanese.
+					_, _, link, err := e.svc.CreateWorkspace(context.Background(), operator, w.slug, w.name, w.adminEmail)
+					if err != nil {
+						t.Fatal(err)
+					}
+					i := strings.Index(link, "/invitations/")
+					admin.open(link[i:])
+					admin.onPage("invitation")
+					admin.submit(`.lang a[hreflang="`+w.l.code+`"]`, "invitation")
+					admin.typeIn("#password", w.adminPass)
+					admin.submit(`button[type="submit"]`, "signin")
+					admin.seesT(w.l, "flash.invitation_accepted")
+					w.signIn(admin, w.adminEmail, w.adminPass, "account")
+				}
+				w.enrollOwnMFA(admin)
+				if w.l.code == "en" {
+					w.shot(admin, "account-settings")
+				}
+				memberLink = w.invite(admin, w.memberEmail)
+				if w.l.code == "en" {
+					for _, p := range []string{"chika@acme.test", "dan@acme.test"} {
+						w.invite(admin, p)
+					}
+					w.shot(admin, "admin-users")
+				}
+				w.requireMFA(admin)
+				if w.l.code == "en" {
+					w.shot(admin, "workspace-security")
+				}
+			})
 
-	t.Run("setup and require MFA", func(t *testing.T) {
-		admin.t = t
-		link, err := e.svc.SetupLink(context.Background())
-		if err != nil || !strings.Contains(link, "/setup/") {
-			t.Fatalf("setup link %q: %v", link, err)
-		}
-		admin.open(link[strings.Index(link, "/setup/"):])
-		admin.onPage("setup")
-		admin.typeIn("#workspace_name", "Acme Corporation")
-		admin.typeIn("#workspace_slug", "acme")
-		admin.typeIn("#name", "Aiko Tanaka")
-		admin.typeIn("#email", adminEmail)
-		admin.typeIn("#password", adminPass)
-		admin.submit(`button[type="submit"]`, "account")
-		admin.sees("Your workspace is ready", "Not set up")
+			t.Run("member enrolls at sign-in", func(t *testing.T) {
+				member.t = t
+				w.acceptInvitation(member, memberLink)
+				if w.l.code == "en" {
+					w.shot(member, "sign-in")
+				}
+				w.signIn(member, w.memberEmail, w.memberPass, "enroll_start")
+				codes = w.enrollAtSignIn(member, "", map[string]string{"en": "recovery-codes"}[w.l.code])
+				member.submit("#codes-continue", "account")
+				// Named by default in the page's language.
+				member.sees(w.memberEmail, w.l.T(t, "account.default_auth_name"), w.l.T(t, "mfa.enabled"))
+				if member.has(`a[href="/admin/users"]`) {
+					t.Fatal("a member sees the admin console")
+				}
+			})
 
-		// Her own MFA first: an admin without MFA can't require it.
-		admin.typeIn("#totp_name", "Work phone")
-		admin.submit("#add-authenticator", "account_totp")
-		if !eval[bool](admin, `document.querySelector(".qr img").src.startsWith("data:image/png;base64,")`) {
-			t.Fatal("the QR code is not a data: PNG")
-		}
-		admin.typeIn("#code", admin.totpCode())
-		admin.submit(`.confirm-code button[type="submit"]`, "recovery_codes")
-		if n := eval[int](admin, `document.querySelectorAll("#recovery-codes li").length`); n != 10 {
-			t.Fatalf("%d recovery codes", n)
-		}
-		if !eval[bool](admin, `!document.querySelector(".js-copy").hidden`) {
-			t.Fatal("the copy button stayed hidden: app.js did not run")
-		}
-		if !eval[bool](admin, `document.querySelector('a[download="sekisho-recovery-codes.txt"]').href.startsWith("data:text/plain")`) {
-			t.Fatal("no .txt download of the recovery codes")
-		}
-		admin.submit("#codes-continue", "account")
-		admin.sees("Work phone", "10 of 10 recovery codes unused")
-		admin.shoot("account-settings")
+			t.Run("lost phone: recovery code, new authenticator", func(t *testing.T) {
+				member.t = t
+				w.lostPhone(member, codes[3])
+			})
 
-		// Invite Ben from user management.
-		admin.submit(`.topnav a[href="/admin/users"]`, "admin_users")
-		admin.typeIn("#invite_email", benEmail)
-		admin.typeIn("#invite_name", "Ben Carter")
-		admin.submit(`#invite button[type="submit"]`, "admin_invited")
-		benLink = admin.text("#invitation-link")
-		for _, p := range []string{"chika@acme.test", "dan@acme.test"} {
-			admin.submit(`a.btn-ghost[href="/admin/users"]`, "admin_users")
-			admin.typeIn("#invite_email", p)
-			admin.submit(`#invite button[type="submit"]`, "admin_invited")
-		}
-		admin.submit(`a.btn-ghost[href="/admin/users"]`, "admin_users")
-		admin.shoot("admin-users")
+			t.Run("admin resets the member's MFA", func(t *testing.T) {
+				admin.t = t
+				accessCode := w.resetMFA(admin)
 
-		// Workspace settings → security: who has no MFA yet, then Require MFA.
-		admin.submit(`.tabs a[href="/admin/workspace"]`, "admin_workspace")
-		admin.sees("users have not set up multi-factor authentication yet")
-		admin.click("#require_mfa")
-		admin.typeIn("#mfa_grace_days", "0")
-		admin.click("#reset_requires_access_code")
-		admin.reauthIfAsked("#password", adminPass)
-		admin.submit("#save-policy", "admin_workspace")
-		admin.sees("Security settings saved.", "Required since")
-		if !eval[bool](admin, `document.querySelector("#require_mfa").checked`) {
-			t.Fatal("Require MFA is not on")
-		}
-		admin.shoot("workspace-security")
-	})
-
-	t.Run("member enrolls at sign-in", func(t *testing.T) {
-		ben.t = t
-		i := strings.Index(benLink, "/invitations/")
-		if i < 0 {
-			t.Fatalf("no invitation link from the step before: %q", benLink)
-		}
-		ben.open(benLink[i:])
-		ben.onPage("invitation")
-		ben.sees(benEmail, "Acme Corporation")
-		ben.typeIn("#password", benPass)
-		ben.submit(`button[type="submit"]`, "signin")
-		ben.sees("Your password is set.")
-		ben.shoot("sign-in")
-		ben.typeIn("#email", benEmail)
-		ben.typeIn("#password", benPass)
-		ben.submit(`button[type="submit"]`, "enroll_start")
-		ben.sees("Your workspace requires multi-factor authentication")
-		ben.submit(`button[type="submit"]`, "enroll_qr")
-		ben.typeIn("#code", ben.totpCode())
-		ben.submit(`.confirm-code button[type="submit"]`, "recovery_codes")
-		ben.sees("Multi-factor authentication is set up and you are signed in.")
-		ben.shoot("recovery-codes")
-		benCodes = strings.Fields(ben.text("#recovery-codes"))
-		if len(benCodes) != 10 {
-			t.Fatalf("recovery codes %q", benCodes)
-		}
-		ben.submit("#codes-continue", "account")
-		ben.sees(benEmail, "Authenticator app", "Set up")
-		if ben.has(`a[href="/admin/users"]`) {
-			t.Fatal("a member sees the admin console")
-		}
-	})
-
-	t.Run("lost phone: recovery code, new authenticator", func(t *testing.T) {
-		ben.t = t
-		ben.submit(`.topnav form[action="/sign-out"] button`, "signin")
-		ben.sees("You are signed out.")
-		ben.typeIn("#email", benEmail)
-		ben.typeIn("#password", benPass)
-		ben.submit(`button[type="submit"]`, "signin_code")
-		if a := eval[string](ben, `document.querySelector("#code").getAttribute("autocomplete") + " " + document.querySelector("#code").getAttribute("inputmode")`); a != "one-time-code numeric" {
-			t.Fatalf("code input: %q", a)
-		}
-		ben.shoot("sign-in-code")
-		ben.submit("#use-recovery", "signin_recovery")
-		ben.typeIn("#recovery_code", benCodes[3])
-		ben.submit(`button[type="submit"]`, "account")
-		ben.sees("You signed in with a recovery code; 9 left")
-
-		// Add the new phone, then remove the lost one.
-		ben.typeIn("#totp_name", "New phone")
-		ben.reauthIfAsked("#totp_password", benPass)
-		ben.submit("#add-authenticator", "account_totp")
-		ben.typeIn("#code", ben.totpCode())
-		ben.submit(`.confirm-code button[type="submit"]`, "account")
-		ben.sees("Authenticator app added.", "New phone")
-		ben.submitXPath(`//ul[@id="authenticators"]/li[.//strong[normalize-space()="Authenticator app"]]//a[contains(@href, "/remove")]`, "account_remove")
-		ben.sees("Remove this authenticator app?", "Authenticator app")
-		ben.reauthIfAsked("#password", benPass)
-		ben.submit(".btn-danger", "account")
-		ben.sees("Authenticator app removed.")
-		if names := ben.text("#authenticators"); !strings.Contains(names, "New phone") || strings.Contains(names, "Authenticator app") {
-			t.Fatalf("authenticators after replacing: %q", names)
-		}
-	})
-
-	var accessCode string
-	t.Run("admin resets the member's MFA", func(t *testing.T) {
-		admin.t = t
-		admin.submit(`.tabs a[href="/admin/users"]`, "admin_users")
-		admin.typeIn("#q", "ben@")
-		admin.submit(`.filters button[type="submit"]`, "admin_users")
-		if n := eval[int](admin, `document.querySelectorAll("#users tbody tr").length`); n != 1 {
-			t.Fatalf("search found %d users", n)
-		}
-		admin.submit("#users a.user-link", "admin_user")
-		admin.sees(benEmail, "New phone")
-		admin.submit("#reset-mfa", "admin_user_reset")
-		admin.sees("signed out of every session", "stays as it is", "one-time access code")
-		admin.shoot("user-reset-confirmation")
-		admin.reauthIfAsked("#password", adminPass)
-		admin.submit("#confirm-reset", "admin_user_reset_done")
-		accessCode = admin.text("#access-code")
-		if !regexp.MustCompile(`^[0-9A-Z]{4}-[0-9A-Z]{4}$`).MatchString(accessCode) {
-			t.Fatalf("access code %q", accessCode)
-		}
-		admin.submit(`a.btn[href^="/admin/users/"]`, "admin_user")
-		admin.sees("Not set up", "has not been used yet")
-		admin.submit(`.tabs a[href="/admin/audit"]`, "admin_audit")
-		admin.sees("mfa.reset", "ben@acme.test")
-		admin.shoot("audit-log")
-
-		// Ben was signed out at once.
-		ben.t = t
-		ben.open("/account")
-		ben.onPage("signin")
-	})
-
-	t.Run("the same sign-in in Japanese", func(t *testing.T) {
-		ben.t = t
-		ben.submit(`.lang a[hreflang="ja"]`, "signin")
-		ben.sees("サインイン", "パスワードをお忘れの場合")
-		ben.typeIn("#email", benEmail)
-		ben.typeIn("#password", benPass)
-		ben.submit(`button[type="submit"]`, "enroll_start")
-		ben.sees("多要素認証を設定", "このワークスペースでは多要素認証が必須です", "アクセスコード", "認証アプリ")
-		ben.typeIn("#access_code", strings.ToLower(accessCode))
-		ben.submit(`button[type="submit"]`, "enroll_qr")
-		ben.sees("QR コードを読み取る", "認証アプリ")
-		ben.shoot("enroll-ja")
-		ben.typeIn("#code", ben.totpCode())
-		ben.submit(`.confirm-code button[type="submit"]`, "recovery_codes")
-		ben.sees("リカバリーコードを保管してください", "多要素認証を設定し、サインインしました。")
-		ben.submit("#codes-continue", "account")
-		ben.sees("アカウント設定", "多要素認証", "設定済み")
-		ben.shoot("account-settings-ja")
-	})
+				// The member was signed out at once, and sets up again
+				// with the access code.
+				member.t = t
+				member.open("/account")
+				member.onPage("signin")
+				member.seesT(w.l, "signin.title")
+				w.signIn(member, w.memberEmail, w.memberPass, "enroll_start")
+				w.enrollAtSignIn(member, accessCode, map[string]string{"ja": "enroll"}[w.l.code])
+				member.submit("#codes-continue", "account")
+				member.seesT(w.l, "account.title", "account.mfa", "mfa.enabled", "account.mfa_required")
+				if w.l.code != "en" {
+					w.shot(member, "account-settings")
+				}
+			})
+		})
+	}
 
 	if d := time.Since(start); d > 90*time.Second {
 		t.Errorf("the browser tests took %v; keep them near a minute", d)
