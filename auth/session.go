@@ -208,7 +208,7 @@ func (s *Service) checkOwnPassword(ctx context.Context, a sekisho.Actor, passwor
 			return err
 		}
 		if wait > 0 {
-			return commitThen(sekisho.Throttled(wait))
+			return factorThrottled(tx, now, a, a.WorkspaceID, a.UserID, "session.reauthenticated", "password", sekisho.Throttled(wait))
 		}
 		_, hash, err = tx.UserWithPassword(a.WorkspaceID, a.UserID)
 		return err
@@ -247,6 +247,9 @@ func (s *Service) checkOwnCode(ctx context.Context, a sekisho.Actor, code string
 			return err
 		}
 		check, err = s.beginFactorCheck(tx, now, u, code, "")
+		if sekisho.KindOf(err) == sekisho.KindThrottled {
+			return factorThrottled(tx, now, a, ws.ID, u.ID, "session.reauthenticated", "totp", err)
+		}
 		return err
 	})
 	if err != nil {

@@ -23,6 +23,12 @@ func TestUnusedTokenKeptUntilUsed(t *testing.T) {
 		update(t, db, func(tx *store.Tx) error {
 			return tx.CreateToken(hashOf("link"), store.PurposePasswordReset, u.ID, now, now+1)
 		})
+		// An access code from before codes were kept until used: it has a
+		// real expiry, and outlives it all the same.
+		carol := newUser(t, db, w, "carol@example.test")
+		update(t, db, func(tx *store.Tx) error {
+			return tx.CreateToken(hashOf("old code"), store.PurposeAccessCode, carol.ID, now, now+1)
+		})
 		later := t0.Add(365 * 24 * time.Hour).UnixMilli()
 		update(t, db, func(tx *store.Tx) error { return tx.DeleteExpired(later, later) })
 
@@ -34,6 +40,9 @@ func TestUnusedTokenKeptUntilUsed(t *testing.T) {
 		tok, err := unused(u.ID, store.PurposeAccessCode)
 		if err != nil || tok.Hash != hashOf("code") || tok.CreatedAt != now || tok.ExpiresAt != store.KeepUntilUsed {
 			t.Fatalf("UnusedToken after a year and a cleanup = %+v, %v; want the code", tok, err)
+		}
+		if tok, err := unused(carol.ID, store.PurposeAccessCode); err != nil || tok.Hash != hashOf("old code") {
+			t.Fatalf("UnusedToken of a code with a real expiry after cleanup = %+v, %v; want the code", tok, err)
 		}
 		for _, q := range [][2]string{{u.ID, store.PurposePasswordReset}, {bob.ID, store.PurposeAccessCode}} {
 			if tok, err := unused(q[0], q[1]); !isErr(err, store.ErrNotFound) {

@@ -130,3 +130,39 @@ func TestConflictRefusalsAudited(t *testing.T) {
 		e.call("GET", "/api/v1/session", admin, nil).must(t, 200)
 	})
 }
+
+// TestReauthThrottledAudited: re-authentication is throttled like sign-in,
+// by password and by code, and each refusal is a denial in the audit log.
+func TestReauthThrottledAudited(t *testing.T) {
+	mfaEach(t, func(t *testing.T, e *env) {
+		m := mfaNewMember(e, "acme", "alice")
+		seed, _ := e.enroll(&m.token, "phone")
+		for _, p := range []struct {
+			method string
+			proof  func() map[string]string
+		}{
+			{"password", func() map[string]string { return map[string]string{"password": "not the password at all"} }},
+			{"totp", func() map[string]string { return map[string]string{"code": mfaWrong(e, seed)} }},
+		} {
+			throttled := false
+			for range 30 {
+				r := e.call("POST", "/api/v1/session/reauthenticate", m.token, p.proof())
+				if r.Status == 429 {
+					throttled = true
+					break
+				}
+				r.must(t, 401)
+			}
+			if !throttled {
+				t.Fatalf("%s: 30 wrong proofs and no 429", p.method)
+			}
+			var found bool
+			for _, ev := range denialEvents(e, m.wsID, "session.reauthenticated", m.userID) {
+				found = found || ev.Details["reason"] == "throttled" && ev.Details["method"] == p.method
+			}
+			if !found {
+				t.Fatalf("re-authentication by %s throttled, not audited as a denial", p.method)
+			}
+		}
+	})
+}
