@@ -80,7 +80,7 @@ func (s *Service) SignIn(ctx context.Context, a sekisho.Actor, c Credentials) (*
 		return nil, sekisho.ErrInvalidCredentials
 	}
 	now := s.now()
-	accountKey := "pw:" + slug + ":" + email
+	accountKey := passwordThrottleKey(slug, email)
 	var (
 		ws   *sekisho.Workspace
 		user *sekisho.User
