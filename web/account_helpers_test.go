@@ -35,7 +35,7 @@ func acctBehindProxy(e *env) *env {
 	p := *e
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, nil))
 	p.srv = httptest.NewServer(web.NewServer(e.svc, e.db, log, web.Options{
-		BaseURL:        "http://sekisho.test",
+		BaseURL:        "http://localhost",
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 	}))
 	e.t.Cleanup(p.srv.Close)

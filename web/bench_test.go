@@ -72,7 +72,7 @@ func benchServer(b *testing.B, d store.Dialect, metrics bool) (http.Handler, str
 	if err != nil {
 		b.Fatal(err)
 	}
-	opts := web.Options{BaseURL: "http://sekisho.test"}
+	opts := web.Options{BaseURL: "http://localhost"}
 	if metrics {
 		opts.Metrics = web.NewMetrics(db)
 	}
@@ -114,7 +114,7 @@ func BenchmarkSignIn(b *testing.B) {
 			if _, err := svc.AcceptInvitation(ctx, sekisho.Anonymous("", ""), link[strings.LastIndexByte(link, '/')+1:], password); err != nil {
 				b.Fatal(err)
 			}
-			h := web.NewServer(svc, db, log, web.Options{BaseURL: "http://sekisho.test"})
+			h := web.NewServer(svc, db, log, web.Options{BaseURL: "http://localhost"})
 			body := `{"workspace":"acme","email":"a@acme.test","password":"` + password + `"}`
 			b.SetParallelism(2)
 			b.ReportAllocs()

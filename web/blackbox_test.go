@@ -227,7 +227,7 @@ func newBBWorld(t *testing.T, d store.Dialect) *bbWorld {
 	w.logBuf = &bytes.Buffer{}
 	w.logs = &lockedWriter{w: w.logBuf}
 	w.handler = web.NewServer(e.svc, e.db, slog.New(slog.NewTextHandler(w.logs, nil)), web.Options{
-		BaseURL:        "http://sekisho.test",
+		BaseURL:        "http://localhost",
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")},
 	})
 	w.srv = httptest.NewServer(w.handler)

@@ -52,7 +52,7 @@ func newFuzzServer(f *testing.F, d store.Dialect) *fuzzServer {
 	fs.logs = &lockedWriter{w: fs.buf}
 	log := slog.New(slog.NewTextHandler(fs.logs, nil))
 	fs.svc = auth.New(db, secret.NewHasher(testParams, 4), keys, &mail.Recorder{}, log, auth.Config{BaseURL: "http://sekisho.test", Now: fs.clk.Now})
-	fs.srv = httptest.NewServer(web.NewServer(fs.svc, db, log, web.Options{BaseURL: "http://sekisho.test"}))
+	fs.srv = httptest.NewServer(web.NewServer(fs.svc, db, log, web.Options{BaseURL: "http://localhost"}))
 	f.Cleanup(fs.srv.Close)
 	// A hang is a failure too, with the request that caused it.
 	fs.client = &http.Client{Transport: fs.srv.Client().Transport, Timeout: 10 * time.Second,

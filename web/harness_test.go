@@ -84,7 +84,7 @@ func newEnvOn(t *testing.T, db *store.DB, dbURL string, share *env) *env {
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, nil))
 	db.SetLogger(log)
 	e.svc = auth.New(db, secret.NewHasher(testParams, 4), e.keys, e.mail, log, auth.Config{BaseURL: "http://sekisho.test", Now: e.clock.Now})
-	e.srv = httptest.NewServer(web.NewServer(e.svc, db, log, web.Options{BaseURL: "http://sekisho.test"}))
+	e.srv = httptest.NewServer(web.NewServer(e.svc, db, log, web.Options{BaseURL: "http://localhost"}))
 	t.Cleanup(e.srv.Close)
 	return e
 }

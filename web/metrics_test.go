@@ -24,7 +24,7 @@ func newMetricsEnv(t *testing.T, d store.Dialect) (e *env, metricsURL string) {
 	e.srv.Close()
 	m := web.NewMetrics(e.db)
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, nil))
-	e.srv = httptest.NewServer(web.NewServer(e.svc, e.db, log, web.Options{BaseURL: "http://sekisho.test", Metrics: m}))
+	e.srv = httptest.NewServer(web.NewServer(e.svc, e.db, log, web.Options{BaseURL: "http://localhost", Metrics: m}))
 	t.Cleanup(e.srv.Close)
 	ms := httptest.NewServer(m.Handler())
 	t.Cleanup(ms.Close)
@@ -314,7 +314,7 @@ func testMetrics(t *testing.T, d store.Dialect) {
 func BenchmarkMetricsOverhead(b *testing.B) {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	for _, name := range []string{"off", "on"} {
-		opts := web.Options{BaseURL: "http://sekisho.test"}
+		opts := web.Options{BaseURL: "http://localhost"}
 		if name == "on" {
 			opts.Metrics = web.NewMetrics(nil)
 		}

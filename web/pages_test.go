@@ -790,3 +790,42 @@ func TestPagesUserAdmin(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestPagesSecureCookies: cookies go without Secure only for a plain http
+// base URL on this machine; any other http URL keeps them Secure (and
+// __Host-), https of course too.
+func TestPagesSecureCookies(t *testing.T) {
+	e := newEnv(t, store.SQLite)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for base, secure := range map[string]bool{
+		"http://localhost:8080":        false,
+		"http://LOCALHOST":             false,
+		"http://127.0.0.1:8080":        false,
+		"http://127.8.9.10":            false,
+		"http://[::1]:8080/":           false,
+		"http://sekisho.example.com":   true,
+		"http://10.0.0.5:8080":         true,
+		"http://localhost.example.com": true,
+		"http://127.0.0.1.nip.io":      true,
+		"https://sekisho.example.com":  true,
+		"https://localhost:8443":       true,
+		"":                             true,
+		"not a url":                    true,
+	} {
+		srv := httptest.NewServer(web.NewServer(e.svc, e.db, log, web.Options{BaseURL: base}))
+		r := newPgClient(t, srv.URL).get("/?lang=ja")
+		srv.Close()
+		var c *http.Cookie
+		for _, name := range []string{"sekisho_lang", "__Host-sekisho_lang"} {
+			if c = pgSetCookie(r, name); c != nil {
+				break
+			}
+		}
+		if c == nil {
+			t.Fatalf("%q: no language cookie: %v", base, r.Header.Values("Set-Cookie"))
+		}
+		if c.Secure != secure || strings.HasPrefix(c.Name, "__Host-") != secure {
+			t.Errorf("base URL %q: cookie %s Secure=%v, want Secure=%v", base, c.Name, c.Secure, secure)
+		}
+	}
+}

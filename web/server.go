@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -19,7 +20,9 @@ import (
 
 // Options configure the server.
 type Options struct {
-	// BaseURL is where sekisho is served; an https URL makes cookies Secure.
+	// BaseURL is where sekisho is served. Cookies are Secure unless it is
+	// a plain http URL on this machine (localhost, 127.0.0.0/8, ::1), for
+	// development.
 	BaseURL string
 	// TrustedProxies are the load balancers whose X-Forwarded-For is
 	// believed; from anyone else the header is ignored.
@@ -47,11 +50,32 @@ type Server struct {
 // NewServer returns the HTTP handler of sekisho.
 func NewServer(svc *auth.Service, db Pinger, log *slog.Logger, opts Options) http.Handler {
 	s := &Server{svc: svc, db: db, log: log, opts: opts, mux: http.NewServeMux(),
-		secure: !strings.HasPrefix(opts.BaseURL, "http://")}
+		secure: !localHTTP(opts.BaseURL)}
+	if s.secure && strings.HasPrefix(strings.ToLower(opts.BaseURL), "http://") {
+		log.Warn("the base URL is plain http on a host other than this machine: cookies stay Secure, so browsers "+
+			"will keep no session over it; serve sekisho over https (or through a proxy that does)", "base_url", opts.BaseURL)
+	}
 	s.routes()
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
 	return s.logRequests(csrf.Handler(s.mux))
+}
+
+// localHTTP reports whether baseURL is plain http on a loopback host, the
+// only place cookies go without Secure. Anywhere else, a plain http URL is
+// a mistake: browsers then keep no cookie sent back over it, which fails
+// safe rather than sending sessions in the clear.
+func localHTTP(baseURL string) bool {
+	u, err := url.Parse(baseURL)
+	if err != nil || !strings.EqualFold(u.Scheme, "http") {
+		return false
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // crossOriginDenied answers a cross-origin request that would change

@@ -31,7 +31,7 @@ func TestDatabaseUnavailable(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	db.SetLogger(log)
 	svc := auth.New(db, secret.NewHasher(testParams, 2), keys, &mail.Recorder{}, log, auth.Config{BaseURL: "http://sekisho.test"})
-	srv := httptest.NewServer(web.NewServer(svc, db, log, web.Options{BaseURL: "http://sekisho.test"}))
+	srv := httptest.NewServer(web.NewServer(svc, db, log, web.Options{BaseURL: "http://localhost"}))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, srv: srv}
 
