@@ -70,6 +70,9 @@ func (q *pageReq) afterPassword(res *auth.SignInResult, slug string) {
 		if res.AccessCodeRequired {
 			flags = "a"
 		}
+		if res.AccessCodeExpired {
+			flags += "x"
+		}
 		q.setFlow(flowState{kind: "e", flags: flags, token: res.FlowToken})
 		q.redirect("/w/" + slug + "/sign-in/enroll")
 	default:
@@ -262,7 +265,12 @@ func (s *Server) enrollPage(q *pageReq) error {
 	if !ok {
 		return nil
 	}
-	return q.render(http.StatusOK, "enroll_start", &view{D: enrollData{Slug: q.slug(), AccessCodeRequired: fl.has("a")}})
+	var errs map[string]string
+	if fl.has("x") {
+		// Say it before the user hunts for a code that can no longer work.
+		errs = map[string]string{"access_code": q.cat.T("error.access_code_expired")}
+	}
+	return q.render(http.StatusOK, "enroll_start", &view{D: enrollData{Slug: q.slug(), AccessCodeRequired: fl.has("a")}, Errors: errs})
 }
 
 // enrollStart creates the authenticator and shows its QR code.
