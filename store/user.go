@@ -143,7 +143,12 @@ func (tx *Tx) Users(f UserFilter) ([]*sekisho.User, error) {
 		where, args = append(where, "id > ?"), append(args, f.After)
 	}
 	args = append(args, f.Limit)
-	rows, err := tx.query(`SELECT `+userColumns+` FROM users WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
+	return tx.users(`SELECT `+userColumns+` FROM users WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
+}
+
+// users runs a query of userColumns and scans every row.
+func (tx *Tx) users(query string, args ...any) ([]*sekisho.User, error) {
+	rows, err := tx.query(query, args...)
 	if err != nil {
 		return nil, err
 	}

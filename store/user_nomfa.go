@@ -10,19 +10,6 @@ import "github.com/sekisho/sekisho"
 // query reads limit rows plus the disabled users without MFA that come
 // before them, whatever the size of the workspace.
 func (tx *Tx) UsersWithoutMFA(workspaceID string, limit int) ([]*sekisho.User, error) {
-	rows, err := tx.query(`SELECT `+userColumns+` FROM users WHERE workspace_id = ? AND has_mfa = ? AND status <> ? ORDER BY id LIMIT ?`,
+	return tx.users(`SELECT `+userColumns+` FROM users WHERE workspace_id = ? AND has_mfa = ? AND status <> ? ORDER BY id LIMIT ?`,
 		workspaceID, false, sekisho.StatusDisabled, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var us []*sekisho.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		us = append(us, u)
-	}
-	return us, rows.Err()
 }
