@@ -377,10 +377,14 @@ func (s *Service) confirmPending(tx *store.Tx, ch *change, now time.Time, a seki
 // SignInEnroll starts (or restarts) the forced enrollment of a sign-in
 // whose workspace requires MFA. After an admin reset in a workspace that
 // hands out access codes, the code must come with it.
-func (s *Service) SignInEnroll(ctx context.Context, flowToken, accessCode string) (*TOTPEnrollment, error) {
+func (s *Service) SignInEnroll(ctx context.Context, flowToken, name, accessCode string) (*TOTPEnrollment, error) {
+	name, err := checkAuthenticatorName(name)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now()
 	var e *TOTPEnrollment
-	err := s.update(ctx, func(tx *store.Tx, _ *change) error {
+	err = s.update(ctx, func(tx *store.Tx, _ *change) error {
 		fs, err := loadFlow(tx, flowToken, flowEnroll, now)
 		if err != nil {
 			return err
@@ -403,7 +407,7 @@ func (s *Service) SignInEnroll(ctx context.Context, flowToken, accessCode string
 				return err
 			}
 		}
-		if e, err = s.newPendingTOTP(tx, now, fs.ws, fs.user, "Authenticator app"); err != nil {
+		if e, err = s.newPendingTOTP(tx, now, fs.ws, fs.user, name); err != nil {
 			return err
 		}
 		return tx.SetFlowAuthenticator(fs.hash, e.ID)

@@ -299,12 +299,13 @@ func toEnrollment(e *auth.TOTPEnrollment) (enrollmentJSON, error) {
 func (s *Server) signInEnroll(w http.ResponseWriter, r *http.Request, a sekisho.Actor) error {
 	var in struct {
 		FlowToken  string `json:"flow_token"`
+		Name       string `json:"name"`
 		AccessCode string `json:"access_code"`
 	}
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	e, err := s.svc.SignInEnroll(r.Context(), in.FlowToken, in.AccessCode)
+	e, err := s.svc.SignInEnroll(r.Context(), in.FlowToken, in.Name, in.AccessCode)
 	if err != nil {
 		return err
 	}

@@ -85,6 +85,10 @@ func TestPagesDefaultAuthenticatorName(t *testing.T) {
 	if !strings.Contains(list, `<strong class="auth-name">認証アプリ</strong>`) || strings.Contains(list, "Authenticator app") {
 		t.Fatalf("authenticators after setup at sign-in in Japanese:\n%s", list)
 	}
+	// Named so when it was made, not renamed afterwards.
+	if evs := e.call("GET", "/api/v1/admin/audit-events?type=mfa.renamed", admin, nil).must(t, 200).Body["events"].([]any); len(evs) != 0 {
+		t.Fatalf("the new authenticator was renamed after the fact: %v", evs)
+	}
 }
 
 // auditTypeLiteral finds the event types the service writes: every quoted

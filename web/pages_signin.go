@@ -281,7 +281,7 @@ func (s *Server) enrollStart(q *pageReq) error {
 	}
 	f := q.form()
 	access := strings.TrimSpace(f.Get("access_code"))
-	e, err := s.svc.SignInEnroll(q.ctx(), fl.token, access)
+	e, err := s.svc.SignInEnroll(q.ctx(), fl.token, q.cat.T("account.default_auth_name"), access)
 	if flowEnded(err) {
 		q.restartSignIn(err)
 		return nil
@@ -341,40 +341,7 @@ func (s *Server) enrollConfirm(q *pageReq) error {
 		return q.render(formStatus(err), "enroll_qr", &view{D: d, Errors: errs})
 	}
 	q.startSession(res, q.slug())
-	s.nameDefaultAuthenticator(q, res.SessionToken)
 	return q.showRecoveryCodes(res.RecoveryCodes, "enrolled")
-}
-
-// serviceDefaultAuthName is the name the service gives an authenticator
-// set up at sign-in, which asks for no name.
-const serviceDefaultAuthName = "Authenticator app"
-
-// nameDefaultAuthenticator gives the authenticator just set up at sign-in
-// the default name in the page's language. The service names it in
-// English: its SignInEnroll takes no name, unlike StartTOTP. A user
-// walked through enrollment had no other authenticator, so the one under
-// the service's default name is the new one. A failure only leaves the
-// English name, which the user can change.
-func (s *Server) nameDefaultAuthenticator(q *pageReq, token string) {
-	name := q.cat.T("account.default_auth_name")
-	if name == serviceDefaultAuthName {
-		return
-	}
-	p, err := s.svc.Authenticate(q.ctx(), token)
-	if err == nil {
-		var st *auth.MFAStatus
-		a := p.Actor(q.a.IP, q.a.UserAgent)
-		if st, err = s.svc.MFA(q.ctx(), a); err == nil {
-			for _, au := range st.Authenticators {
-				if au.Confirmed() && au.Name == serviceDefaultAuthName {
-					err = s.svc.RenameAuthenticator(q.ctx(), a, au.ID, name)
-				}
-			}
-		}
-	}
-	if err != nil {
-		q.s.log.WarnContext(q.ctx(), "naming the new authenticator", "request_id", requestID(q.ctx()), "err", err)
-	}
 }
 
 // enrollmentData is what the QR page shows for an otpauth URI: the QR
