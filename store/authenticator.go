@@ -86,6 +86,14 @@ func (tx *Tx) SetAuthenticatorSecret(id, sealed string) error {
 	return err
 }
 
+// CountAuthenticators returns how many authenticators, pending or
+// confirmed, the database holds: each one's secret is sealed under a key.
+func (tx *Tx) CountAuthenticators() (int, error) {
+	var n int
+	err := tx.queryRow(`SELECT COUNT(*) FROM authenticators`).Scan(&n)
+	return n, err
+}
+
 // AllAuthenticatorSecrets returns id, workspace id, user id and sealed
 // secret of every authenticator, for key rotation.
 func (tx *Tx) AllAuthenticatorSecrets() ([][4]string, error) {

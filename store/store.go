@@ -313,6 +313,18 @@ func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
 	return tx.tx.ExecContext(tx.ctx, tx.db.q(query), args...)
 }
 
+// LockName holds a lock called name until the transaction ends, for work
+// that has no row to lock yet (the first encryption key of a new
+// PostgreSQL database). SQLite needs none: it runs one write transaction
+// at a time.
+func (tx *Tx) LockName(name string) error {
+	if tx.db.dialect != Postgres {
+		return nil
+	}
+	_, err := tx.exec(`SELECT pg_advisory_xact_lock(hashtext(?))`, name)
+	return err
+}
+
 // execOne runs a statement that must change exactly one row, and returns
 // false when it changed none: the conditional updates behind single use.
 func (tx *Tx) execOne(query string, args ...any) (bool, error) {

@@ -385,22 +385,17 @@ func createFirstKeyFile(ctx context.Context, cfg *config, db *store.DB, log *slo
 	err = db.Update(ctx, func(tx *store.Tx) error {
 		// Instances starting together on a new database must take turns,
 		// or each would find no record under READ COMMITTED and make its
-		// own key. The throttle upsert locks its row until commit, the one
-		// row lock the store offers before any workspace exists; the row
-		// is deleted again before commit.
-		if _, _, err := tx.ThrottleAttempt(keysGenerated, time.Now(), store.ThrottleRule{}); err != nil {
+		// own key.
+		if err := tx.LockName(keysGenerated); err != nil {
 			return err
 		}
 		if err := checkNoKeysInUse(tx, cfg, k.CurrentID()); err != nil {
 			return err
 		}
-		if err := tx.AddAuditEvent(&sekisho.AuditEvent{
+		return tx.AddAuditEvent(&sekisho.AuditEvent{
 			Time: time.Now().UTC(), Type: keysGenerated, Result: sekisho.ResultSuccess, ActorKind: sekisho.ActorSystem,
 			Details: map[string]string{"key_id": k.CurrentID(), "host": host, "key_file": cfg.keyFile()},
-		}); err != nil {
-			return err
-		}
-		return tx.ThrottleReset(keysGenerated)
+		})
 	})
 	if err != nil {
 		// Another instance got there first with another key: this one's
@@ -444,12 +439,12 @@ func checkNoKeysInUse(tx *store.Tx, cfg *config, mine string) error {
 		}
 		return nil
 	}
-	secrets, err := tx.AllAuthenticatorSecrets()
+	n, err := tx.CountAuthenticators()
 	if err != nil {
 		return err
 	}
-	if len(secrets) > 0 {
-		return &keysInUseError{keyFile: cfg.keyFile(), why: fmt.Sprintf("it holds %d TOTP secrets", len(secrets))}
+	if n > 0 {
+		return &keysInUseError{keyFile: cfg.keyFile(), why: fmt.Sprintf("it holds %d TOTP secrets", n)}
 	}
 	return nil
 }
