@@ -164,6 +164,18 @@ func (tx *Tx) users(query string, args ...any) ([]*sekisho.User, error) {
 	return us, rows.Err()
 }
 
+// UsersWithoutMFA returns the first limit users of the workspace whom
+// Require MFA affects: active or invited, without a second factor — the
+// users CountUsersWithoutMFA counts — in the admin list's order (by id).
+//
+// The index on (workspace_id, has_mfa, id) yields them in order, so the
+// query reads limit rows plus the disabled users without MFA that come
+// before them, whatever the size of the workspace.
+func (tx *Tx) UsersWithoutMFA(workspaceID string, limit int) ([]*sekisho.User, error) {
+	return tx.users(`SELECT `+userColumns+` FROM users WHERE workspace_id = ? AND has_mfa = ? AND status <> ? ORDER BY id LIMIT ?`,
+		workspaceID, false, sekisho.StatusDisabled, limit)
+}
+
 // CountUsersWithoutMFA returns how many active or invited users of the
 // workspace have no second factor: whom Require MFA affects. Triggers keep
 // the count (migration 0003), so reading it costs one row.

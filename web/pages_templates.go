@@ -4,7 +4,7 @@ import (
 	"html/template"
 	"io/fs"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,14 +72,11 @@ func templateFuncs(c *catalog) template.FuncMap {
 			// A change is stored as "before→after".
 			parts := strings.Split(v, "→")
 			for i, p := range parts {
-				switch {
-				case k == "role" && c.has("role."+p):
-					parts[i] = c.T("role." + p)
-				case k == "status" && c.has("status."+p):
-					parts[i] = c.T("status." + p)
-				default:
-					parts[i] = c.orRaw("audit.value.", p)
+				prefix := "audit.value."
+				if (k == "role" || k == "status") && c.has(k+"."+p) {
+					prefix = k + "." // the words the user pages use
 				}
+				parts[i] = c.orRaw(prefix, p)
 			}
 			return strings.Join(parts, " → ")
 		},
@@ -104,7 +101,7 @@ var auditTypes = func() []string {
 			out = append(out, t)
 		}
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }()
 

@@ -198,19 +198,18 @@ func (s *Server) trusted(a netip.Addr) bool {
 // header on the session check, which apps make on every request. Sharing is
 // safe because net/http only reads header values, and Header.Add appends to
 // a slice that is full, so it copies rather than writing into the shared one.
-type headerSet []struct {
-	key string
-	val []string
+type headerSet []fixedHeader
+
+type fixedHeader struct {
+	key string   // canonical
+	val []string // shared, one value, full
 }
 
 // fixedHeaders makes a headerSet of key, value pairs.
 func fixedHeaders(kv ...string) headerSet {
 	hs := make(headerSet, 0, len(kv)/2)
 	for i := 0; i < len(kv); i += 2 {
-		hs = append(hs, struct {
-			key string
-			val []string
-		}{http.CanonicalHeaderKey(kv[i]), kv[i+1 : i+2 : i+2]})
+		hs = append(hs, fixedHeader{http.CanonicalHeaderKey(kv[i]), kv[i+1 : i+2 : i+2]})
 	}
 	return hs
 }
