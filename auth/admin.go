@@ -449,9 +449,9 @@ func (s *Service) ResetMFA(ctx context.Context, a sekisho.Actor, workspaceID, id
 		}
 		if w.ResetRequiresAccessCode {
 			accessCode = secret.NewAccessCode()
-			// The row outlives the code's 24 hours (accessCodeExpiry): an
-			// unused code locks enrollment even once expired.
-			if err := tx.CreateToken(accessCodeHash(accessCode), store.PurposeAccessCode, u.ID, now.UnixMilli(), store.KeepUntilUsed); err != nil {
+			// The row outlives the code's 24 hours (the cleanup keeps
+			// access codes): unused, it locks enrollment even once expired.
+			if err := tx.CreateToken(accessCodeHash(accessCode), store.PurposeAccessCode, u.ID, now.UnixMilli(), now.Add(accessCodeTTL).UnixMilli()); err != nil {
 				return err
 			}
 		}

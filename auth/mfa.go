@@ -146,10 +146,10 @@ func pendingAccessCode(tx *store.Tx, userID string) (*store.Token, error) {
 	return t, err
 }
 
-// accessCodeExpiry is when an access code stops being accepted: its row
-// outlives it (store.KeepUntilUsed), so the age counts from its creation.
+// accessCodeExpiry is when an access code stops being accepted; its row
+// outlives it (store.DeleteExpired keeps access codes).
 func accessCodeExpiry(t *store.Token) time.Time {
-	return time.UnixMilli(t.CreatedAt).UTC().Add(accessCodeTTL)
+	return time.UnixMilli(t.ExpiresAt).UTC()
 }
 
 // checkAccessCode enforces the access code an admin reset left, if any: the

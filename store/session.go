@@ -129,9 +129,9 @@ func (tx *Tx) DeleteExpired(now int64, idleBefore int64) error {
 	}{
 		{`DELETE FROM sessions WHERE expires_at < ? OR last_seen_at < ?`, []any{now, idleBefore}},
 		{`DELETE FROM signin_flows WHERE expires_at < ?`, []any{now}},
-		// An unused MFA access code locks enrollment even once expired
-		// (auth keeps its row until used or replaced): a row written with
-		// a real expiry before that rule must not be cleaned up either.
+		// An unused MFA access code locks enrollment even once expired:
+		// its row stays until a new reset replaces it or enrollment
+		// spends it (auth deletes it then).
 		{`DELETE FROM tokens WHERE expires_at < ? AND purpose <> ?`, []any{now, PurposeAccessCode}},
 		{`DELETE FROM authenticators WHERE confirmed_at IS NULL AND expires_at < ?`, []any{now}},
 		{`DELETE FROM session_invalidations WHERE created_at < ?`, []any{now - invalidationRetention.Milliseconds()}},

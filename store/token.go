@@ -1,9 +1,6 @@
 package store
 
-import (
-	"database/sql"
-	"math"
-)
+import "database/sql"
 
 // Token purposes.
 const (
@@ -39,23 +36,6 @@ func (tx *Tx) TokenUser(tokenHash, purpose string, now int64) (string, error) {
 		tokenHash, purpose, now).Scan(&userID)
 	return userID.String, mapErr(err)
 }
-
-// HasToken reports whether the user holds an unexpired, unused token of
-// purpose (a pending MFA access code).
-func (tx *Tx) HasToken(userID, purpose string, now int64) (bool, error) {
-	var n int
-	err := tx.queryRow(`SELECT COUNT(*) FROM tokens WHERE user_id = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?`,
-		userID, purpose, now).Scan(&n)
-	return n > 0, err
-}
-
-// KeepUntilUsed is the expires_at of a token row that must outlive the
-// token's validity: cleanup (DeleteExpired) removes rows by expires_at and
-// never reaches this one. An MFA access code is stored so because, unused,
-// it keeps locking enrollment after it expired (an expired code must not
-// leave the door open); its owner judges its age from created_at. Only a
-// use, a new reset (which replaces it) or the user's deletion removes it.
-const KeepUntilUsed int64 = math.MaxInt64
 
 // Token is a stored single-use token, known by its hash.
 type Token struct {

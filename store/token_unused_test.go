@@ -8,9 +8,9 @@ import (
 	"github.com/sekisho/sekisho/store/storetest"
 )
 
-// An access code stored to be kept until used survives the cleanup of
-// expired rows, and UnusedToken finds it expired or not: its expiry must
-// not unlock what it guards. A used one is not returned.
+// An access code survives the cleanup of expired rows, and UnusedToken
+// finds it expired or not: its expiry must not unlock what it guards. A
+// used one is not returned.
 func TestUnusedTokenKeptUntilUsed(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		w := newWorkspace(t, db, "acme")
@@ -18,16 +18,10 @@ func TestUnusedTokenKeptUntilUsed(t *testing.T) {
 		bob := newUser(t, db, w, "bob@example.test")
 		now := t0.UnixMilli()
 		update(t, db, func(tx *store.Tx) error {
-			return tx.CreateToken(hashOf("code"), store.PurposeAccessCode, u.ID, now, store.KeepUntilUsed)
+			return tx.CreateToken(hashOf("code"), store.PurposeAccessCode, u.ID, now, now+1)
 		})
 		update(t, db, func(tx *store.Tx) error {
 			return tx.CreateToken(hashOf("link"), store.PurposePasswordReset, u.ID, now, now+1)
-		})
-		// An access code from before codes were kept until used: it has a
-		// real expiry, and outlives it all the same.
-		carol := newUser(t, db, w, "carol@example.test")
-		update(t, db, func(tx *store.Tx) error {
-			return tx.CreateToken(hashOf("old code"), store.PurposeAccessCode, carol.ID, now, now+1)
 		})
 		later := t0.Add(365 * 24 * time.Hour).UnixMilli()
 		update(t, db, func(tx *store.Tx) error { return tx.DeleteExpired(later, later) })
@@ -38,11 +32,8 @@ func TestUnusedTokenKeptUntilUsed(t *testing.T) {
 			return tok, err
 		}
 		tok, err := unused(u.ID, store.PurposeAccessCode)
-		if err != nil || tok.Hash != hashOf("code") || tok.CreatedAt != now || tok.ExpiresAt != store.KeepUntilUsed {
+		if err != nil || tok.Hash != hashOf("code") || tok.CreatedAt != now || tok.ExpiresAt != now+1 {
 			t.Fatalf("UnusedToken after a year and a cleanup = %+v, %v; want the code", tok, err)
-		}
-		if tok, err := unused(carol.ID, store.PurposeAccessCode); err != nil || tok.Hash != hashOf("old code") {
-			t.Fatalf("UnusedToken of a code with a real expiry after cleanup = %+v, %v; want the code", tok, err)
 		}
 		for _, q := range [][2]string{{u.ID, store.PurposePasswordReset}, {bob.ID, store.PurposeAccessCode}} {
 			if tok, err := unused(q[0], q[1]); !isErr(err, store.ErrNotFound) {
@@ -50,7 +41,7 @@ func TestUnusedTokenKeptUntilUsed(t *testing.T) {
 			}
 		}
 		update(t, db, func(tx *store.Tx) error {
-			_, err := tx.UseToken(hashOf("code"), store.PurposeAccessCode, later)
+			_, err := tx.UseToken(hashOf("code"), store.PurposeAccessCode, now)
 			return err
 		})
 		if tok, err := unused(u.ID, store.PurposeAccessCode); !isErr(err, store.ErrNotFound) {
