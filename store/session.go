@@ -52,9 +52,8 @@ func (db *DB) SessionByToken(ctx context.Context, tokenHash string) (*sekisho.Se
 	} else {
 		row = db.read.QueryRowContext(ctx, db.q(sessionByTokenSQL), tokenHash)
 	}
-	err := row.Scan(dest...)
-	if err != nil {
-		return nil, nil, nil, mapErr(err)
+	if err := row.Scan(dest...); err != nil {
+		return nil, nil, nil, failed(ctx, mapErr(err))
 	}
 	fillSessionTimes(&s, &st)
 	u.MFAResetAt, u.JoinedAt, u.CreatedAt, u.UpdatedAt = fromNullMS(reset), fromNullMS(joined), fromMS(ucreated), fromMS(uupdated)

@@ -234,23 +234,23 @@ func (db *DB) View(ctx context.Context, fn func(tx *Tx) error) error {
 func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, write bool, fn func(tx *Tx) error) error {
 	sqlTx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
-		return unavailable(fmt.Errorf("begin: %w", err))
+		return failed(ctx, fmt.Errorf("begin: %w", err))
 	}
 	tx := &Tx{db: db, tx: sqlTx, ctx: ctx}
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
-		return unavailable(err)
+		return failed(ctx, err)
 	}
 	var e *echo
 	if write {
 		if e, err = db.inval.expect(ctx, sqlTx); err != nil {
 			sqlTx.Rollback()
-			return err
+			return failed(ctx, err)
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
 		db.inval.forget(e)
-		return unavailable(fmt.Errorf("commit: %w", err))
+		return failed(ctx, fmt.Errorf("commit: %w", err))
 	}
 	if write {
 		db.inval.committed()
@@ -354,6 +354,18 @@ var ErrNotFound = errors.New("store: not found")
 var ErrUnavailable = errors.New("store: database unavailable")
 
 // unavailable wraps err in ErrUnavailable when it is such an error.
+// failed names why a transaction failed. When ctx has ended, that is the
+// cause, whatever the driver said: database/sql rolls the transaction back
+// the moment ctx ends, and a later statement or Commit then reports only
+// sql.ErrTxDone, which callers would take for a fault of ours rather than
+// a client that went away.
+func failed(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w (%w)", cerr, err)
+	}
+	return unavailable(err)
+}
+
 func unavailable(err error) error {
 	if err == nil || errors.Is(err, ErrUnavailable) {
 		return err

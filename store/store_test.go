@@ -321,6 +321,39 @@ func TestUpdateRollsBack(t *testing.T) {
 	})
 }
 
+// TestEndedContext: a transaction whose context ends midway fails with the
+// context's error, never the driver's "transaction has already been
+// committed or rolled back", so a client that hangs up is not answered and
+// logged as a fault of ours (CI's black-box test once saw that 500).
+func TestEndedContext(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		for name, run := range map[string]func(context.Context, func(*store.Tx) error) error{"Update": db.Update, "View": db.View} {
+			ctx, cancel := context.WithCancel(ctx)
+			err := run(ctx, func(tx *store.Tx) error {
+				cancel()
+				// database/sql rolls the transaction back in the background
+				// once ctx ends; give it the time to, so that Commit meets a
+				// finished transaction, as it did in CI.
+				time.Sleep(20 * time.Millisecond)
+				return nil
+			})
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("%s whose context ended: err = %v, want context.Canceled", name, err)
+			}
+		}
+		_, _, _, err := db.SessionByToken(canceled(), hashOf("any"))
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("SessionByToken with an ended context: err = %v, want context.Canceled", err)
+		}
+	})
+}
+
+func canceled() context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	cancel()
+	return ctx
+}
+
 func TestViewIsReadOnly(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		w := &sekisho.Workspace{ID: store.NewID(), Slug: "ro", Name: "RO", CreatedAt: t0}
