@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 duration="${1:-10s}"
 targets=(
   "./web FuzzDecode"
+  "./web FuzzAppendJSON"
   "./web FuzzAPI"
   "./web FuzzPages"
   "./web FuzzPageParsers"

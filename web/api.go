@@ -169,6 +169,36 @@ type userJSON struct {
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
+func (u userJSON) appendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, u.ID)
+	b = append(b, `,"email":`...)
+	b = appendJSONString(b, u.Email)
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, u.Name)
+	b = append(b, `,"locale":`...)
+	b = appendJSONString(b, u.Locale)
+	b = append(b, `,"role":`...)
+	b = appendJSONString(b, u.Role)
+	b = append(b, `,"status":`...)
+	b = appendJSONString(b, u.Status)
+	b = append(b, `,"mfa_enabled":`...)
+	b = strconv.AppendBool(b, u.MFAEnabled)
+	if !u.MFAResetAt.IsZero() {
+		b = append(b, `,"mfa_reset_at":`...)
+		b = appendJSONTime(b, u.MFAResetAt)
+	}
+	if !u.JoinedAt.IsZero() {
+		b = append(b, `,"joined_at":`...)
+		b = appendJSONTime(b, u.JoinedAt)
+	}
+	b = append(b, `,"created_at":`...)
+	b = appendJSONTime(b, u.CreatedAt)
+	b = append(b, `,"updated_at":`...)
+	b = appendJSONTime(b, u.UpdatedAt)
+	return append(b, '}')
+}
+
 func toUser(u *sekisho.User) userJSON {
 	return userJSON{ID: u.ID, Email: u.Email, Name: u.Name, Locale: u.Locale, Role: string(u.Role), Status: string(u.Status),
 		MFAEnabled: u.HasMFA, MFAResetAt: u.MFAResetAt.UTC(), JoinedAt: u.JoinedAt.UTC(), CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC()}
@@ -411,6 +441,36 @@ type sessionWS struct {
 	ID   string `json:"id"`
 	Slug string `json:"slug"`
 	Name string `json:"name"`
+}
+
+func (s sessionJSON) appendJSON(b []byte) []byte {
+	b = append(b, `{"session_id":`...)
+	b = appendJSONString(b, s.SessionID)
+	b = append(b, `,"user":`...)
+	b = s.User.appendJSON(b)
+	b = append(b, `,"workspace":{"id":`...)
+	b = appendJSONString(b, s.Workspace.ID)
+	b = append(b, `,"slug":`...)
+	b = appendJSONString(b, s.Workspace.Slug)
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, s.Workspace.Name)
+	b = append(b, `},"role":`...)
+	b = appendJSONString(b, s.Role)
+	b = append(b, `,"aal":`...)
+	b = appendJSONString(b, s.AAL)
+	b = append(b, `,"authenticated_at":`...)
+	b = appendJSONTime(b, s.AuthenticatedAt)
+	b = append(b, `,"expires_at":`...)
+	b = appendJSONTime(b, s.ExpiresAt)
+	b = append(b, `,"idle_expires_at":`...)
+	b = appendJSONTime(b, s.IdleExpiresAt)
+	b = append(b, `,"mfa_enrollment_due_at":`...)
+	if s.MFAEnrollmentDueAt == nil {
+		b = append(b, "null"...)
+	} else {
+		b = appendJSONTime(b, *s.MFAEnrollmentDueAt)
+	}
+	return append(b, '}')
 }
 
 func (s *Server) session(w http.ResponseWriter, r *http.Request, p *auth.Principal, a sekisho.Actor) error {

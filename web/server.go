@@ -145,8 +145,11 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			if pattern == "" {
 				pattern = "(no route)"
 			}
-			s.log.InfoContext(r.Context(), "request", "request_id", id, "method", r.Method, "route", pattern,
-				"status", sw.status, "duration_ms", elapsed.Milliseconds(), "ip", s.clientIP(r))
+			// Typed attributes: this line is written for every request,
+			// and boxing its values cost four allocations.
+			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("request_id", id), slog.String("method", r.Method),
+				slog.String("route", pattern), slog.Int("status", sw.status), slog.Int64("duration_ms", elapsed.Milliseconds()),
+				slog.String("ip", s.clientIP(r)))
 		}()
 		next.ServeHTTP(sw, r)
 	})
