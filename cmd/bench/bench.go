@@ -25,6 +25,7 @@ type report struct {
 	took     time.Duration
 	machine  machine
 	argon    *argonResult
+	floor    []*loadResult // session checks against the HTTP floor
 	backends []*backendResult
 }
 
@@ -58,6 +59,9 @@ func (s *server) counts(name string) logCounts {
 // errorCount is how many requests failed, whatever the reason.
 func (r *report) errorCount() int {
 	n := 0
+	for _, x := range r.floor {
+		n += x.errorCount()
+	}
 	for _, b := range r.backends {
 		for _, l := range [][]*loadResult{b.sessions, b.signins, b.scaleout} {
 			for _, x := range l {
@@ -99,6 +103,12 @@ func benchmark(ctx context.Context, o *options, w io.Writer) (*report, error) {
 		logf("argon2id on %d cores for %s", rep.machine.cores, d)
 		var err error
 		if rep.argon, err = measureArgon2(ctx, d); err != nil {
+			return nil, err
+		}
+	}
+	if o.needs("floor") {
+		var err error
+		if rep.floor, err = measureFloor(ctx, o, logf); err != nil {
 			return nil, err
 		}
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +39,11 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	if rep.argon == nil || rep.argon.hashes == 0 {
 		t.Error("no argon2id hashes")
+	}
+	if len(rep.floor) != 2 || rep.floor[1].count == 0 {
+		t.Errorf("the HTTP floor: %d loads, want 2 that measured something", len(rep.floor))
+	} else if !strings.Contains(md, "| HTTP floor | 8 |") {
+		t.Error("the session table has no HTTP floor row at 8 connections")
 	}
 	if n := rep.errorCount(); n != 0 {
 		t.Errorf("%d requests failed", n)
@@ -115,4 +122,17 @@ func TestHistogramQuantiles(t *testing.T) {
 	if s.quantile(0.5) != 3 || s.quantile(1) != time.Hour {
 		t.Errorf("p50 %v, p100 %v", s.quantile(0.5), s.quantile(1))
 	}
+}
+
+// TestMain lets the test binary serve as the HTTP floor, as the bench
+// binary does: the floor section starts os.Executable() again.
+func TestMain(m *testing.M) {
+	if os.Getenv(floorEnv) != "" {
+		if err := serveFloor(); err != nil {
+			fmt.Fprintln(os.Stderr, "the HTTP floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	os.Exit(m.Run())
 }

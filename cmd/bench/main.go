@@ -31,6 +31,13 @@ import (
 )
 
 func main() {
+	if os.Getenv(floorEnv) != "" {
+		if err := serveFloor(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: the HTTP floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -44,7 +51,7 @@ func main() {
 }
 
 // sections are the measurements, in the order they run.
-var sections = []string{"argon2", "session", "signin", "list", "policy", "scaleout"}
+var sections = []string{"argon2", "floor", "session", "signin", "list", "policy", "scaleout"}
 
 var backendNames = map[string]string{"sqlite": "SQLite", "postgres": "PostgreSQL"}
 

@@ -111,18 +111,26 @@ func (r *report) markdown() string {
 		p("| m=%d KiB, t=%d, p=%d | %d | %d | %s |\n", a.params.Memory, a.params.Time, a.params.Threads, a.goroutines, a.hashes, rate(a.rate()))
 	}
 
-	if r.any(func(b *backendResult) bool { return len(b.sessions) > 0 }) {
+	if len(r.floor) > 0 || r.any(func(b *backendResult) bool { return len(b.sessions) > 0 }) {
 		p("\n## Session checks\n\n`GET /api/v1/session` with `Authorization: Bearer <token>`, %s distinct sessions round-robin over\n"+
 			"keep-alive connections; each load runs %s, of which the first %s warms up and is not counted. CPU is\n"+
-			"the average number of cores busy; RSS is the server's peak VmRSS during the load.\n\n",
+			"the average number of cores busy; RSS is the server's peak VmRSS during the load. The HTTP floor is\n"+
+			"net/http alone in a process of its own, answering every request with a fixed answer of the same size and\n"+
+			"headers: what this client, these cores and these connections allow at best.\n\n",
 			count(o.sessions), o.duration, warmUp(o.duration))
 		p("| backend | connections | requests/s | p50 | p90 | p99 | max | errors | server CPU | client CPU | server RSS |\n")
 		p("|---|---|---|---|---|---|---|---|---|---|---|\n")
+		row := func(name string, l *loadResult) {
+			p("| %s | %d | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %s |\n", name, l.clients, rate(l.rate()),
+				ms(l.hist.quantile(0.5)), ms(l.hist.quantile(0.9)), ms(l.hist.quantile(0.99)), ms(l.hist.max),
+				errorList(l.errors), l.use.serverCPU, l.use.clientCPU, mib(slices.Max(l.use.peakRSS)))
+		}
+		for _, l := range r.floor {
+			row("HTTP floor", l)
+		}
 		for _, be := range r.backends {
 			for _, l := range be.sessions {
-				p("| %s | %d | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %s |\n", backendNames[be.name], l.clients, rate(l.rate()),
-					ms(l.hist.quantile(0.5)), ms(l.hist.quantile(0.9)), ms(l.hist.quantile(0.99)), ms(l.hist.max),
-					errorList(l.errors), l.use.serverCPU, l.use.clientCPU, mib(slices.Max(l.use.peakRSS)))
+				row(backendNames[be.name], l)
 			}
 		}
 	}

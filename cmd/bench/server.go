@@ -44,8 +44,9 @@ func buildSekisho(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-// server is one `sekisho serve` child process.
+// server is one `sekisho serve` child process (or the HTTP floor's).
 type server struct {
+	name    string
 	cmd     *exec.Cmd
 	addr    string
 	logs    *logSink
@@ -76,6 +77,13 @@ func startServer(ctx context.Context, bin, dataDir, dbURL, keys string) (*server
 		}
 	}
 	cmd.Env = append(cmd.Env, "SEKISHO_ENCRYPTION_KEYS="+keys)
+	return launch(ctx, cmd, "sekisho serve")
+}
+
+// launch starts cmd, a server that logs a JSON line {"msg":"listening",
+// "addr":…} and answers GET /readyz, and waits until it is ready; name
+// says which server in errors.
+func launch(ctx context.Context, cmd *exec.Cmd, name string) (*server, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -87,7 +95,7 @@ func startServer(ctx context.Context, bin, dataDir, dbURL, keys string) (*server
 		return nil, err
 	}
 	w.Close()
-	s := &server{cmd: cmd, logs: newLogSink(r), done: make(chan struct{})}
+	s := &server{name: name, cmd: cmd, logs: newLogSink(r), done: make(chan struct{})}
 	go func() {
 		s.waitErr = cmd.Wait()
 		close(s.done)
@@ -100,9 +108,9 @@ func startServer(ctx context.Context, bin, dataDir, dbURL, keys string) (*server
 	case s.addr = <-s.logs.listening:
 	case <-s.done:
 		<-s.logs.done
-		return nil, fmt.Errorf("sekisho serve exited at start: %v\nlast lines of its log:\n%s", s.waitErr, s.logs.tail())
+		return nil, fmt.Errorf("%s exited at start: %v\nlast lines of its log:\n%s", name, s.waitErr, s.logs.tail())
 	case <-time.After(time.Minute):
-		return fail(errors.New("sekisho serve did not log its address within a minute"))
+		return fail(fmt.Errorf("%s did not log its address within a minute", name))
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
@@ -116,7 +124,7 @@ func startServer(ctx context.Context, bin, dataDir, dbURL, keys string) (*server
 			}
 		}
 		if time.Now().After(deadline) {
-			return fail(fmt.Errorf("sekisho serve at %s not ready within a minute (last: %v)", s.addr, err))
+			return fail(fmt.Errorf("%s at %s not ready within a minute (last: %v)", name, s.addr, err))
 		}
 		select {
 		case <-ctx.Done():
@@ -141,12 +149,12 @@ func (s *server) stop() error {
 			s.cmd.Process.Kill()
 			<-s.done
 			<-s.logs.done
-			return errors.New("sekisho serve did not stop within a minute of SIGTERM and was killed")
+			return fmt.Errorf("%s did not stop within a minute of SIGTERM and was killed", s.name)
 		}
 	}
 	<-s.logs.done
 	if s.waitErr != nil {
-		return fmt.Errorf("sekisho serve: %v\nlast lines of its log:\n%s", s.waitErr, s.logs.tail())
+		return fmt.Errorf("%s: %v\nlast lines of its log:\n%s", s.name, s.waitErr, s.logs.tail())
 	}
 	return nil
 }
