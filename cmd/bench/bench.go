@@ -164,9 +164,9 @@ func runBackend(ctx context.Context, o *options, name, bin, dir, hash, keySpec s
 	b = &backendResult{name: name}
 	dataDir := filepath.Join(dir, "data")
 	dbURL := ""
+	var pg *postgresDB
 	if name == "postgres" {
-		pg, err := createPostgresDB(ctx, o.postgresURL)
-		if err != nil {
+		if pg, err = createPostgresDB(ctx, o.postgresURL); err != nil {
 			return nil, err
 		}
 		defer func() {
@@ -181,6 +181,11 @@ func runBackend(ctx context.Context, o *options, name, bin, dir, hash, keySpec s
 	f, err := seedDatabase(ctx, o, dbURL, dataDir, hash, keySpec, logf, name)
 	if err != nil {
 		return nil, err
+	}
+	if pg != nil {
+		if err := pg.analyze(ctx); err != nil {
+			return nil, fmt.Errorf("analyze: %w", err)
+		}
 	}
 	b.seed = f.steps
 

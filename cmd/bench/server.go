@@ -441,6 +441,21 @@ func createPostgresDB(ctx context.Context, adminURL string) (*postgresDB, error)
 	return &postgresDB{admin: admin, name: name, url: u.String()}, nil
 }
 
+// analyze gathers the statistics that autovacuum would within a minute of
+// the bulk load the seeding is. Without them PostgreSQL plans the first
+// pages of a fresh 100,000-user list as a bitmap scan of every match and a
+// sort (50–80 ms a page instead of 2), which no running service would see
+// for long.
+func (p *postgresDB) analyze(ctx context.Context) error {
+	db, err := sql.Open("pgx", p.url)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, "ANALYZE")
+	return err
+}
+
 func (p *postgresDB) drop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
