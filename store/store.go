@@ -353,7 +353,6 @@ var ErrNotFound = errors.New("store: not found")
 // unlike a bug.
 var ErrUnavailable = errors.New("store: database unavailable")
 
-// unavailable wraps err in ErrUnavailable when it is such an error.
 // failed names why a transaction failed. When ctx has ended, that is the
 // cause, whatever the driver said: database/sql rolls the transaction back
 // the moment ctx ends, and a later statement or Commit then reports only
@@ -366,6 +365,7 @@ func failed(ctx context.Context, err error) error {
 	return unavailable(err)
 }
 
+// unavailable wraps err in ErrUnavailable when it is such an error.
 func unavailable(err error) error {
 	if err == nil || errors.Is(err, ErrUnavailable) {
 		return err
