@@ -635,6 +635,11 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a sekisho.Actor) 
 		if err := tx.ReplaceRecoveryCodes(u.ID, salt, hashes, now.UnixMilli()); err != nil {
 			return err
 		}
+		// A user renews their codes when they fear someone saw the old ones;
+		// whoever did may already be signed in with one.
+		if _, err := tx.DeleteUserSessions(u.ID, a.SessionID); err != nil {
+			return err
+		}
 		c.notify(s.message(u, msgRecoveryCodesRenewed, nil))
 		return audit(tx, now, a, u.WorkspaceID, "mfa.recovery_codes_regenerated", sekisho.ResultSuccess, u.ID, nil)
 	})

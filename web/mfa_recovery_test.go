@@ -77,7 +77,7 @@ func TestMFARecoveryCodes(t *testing.T) {
 			t.Fatalf("%d mfa.recovery_code_used events for 5 codes used", n)
 		}
 		// TOTP is unaffected.
-		m.signInTOTP(seed)
+		other := m.signInTOTP(seed)
 
 		// Regenerating needs a recent authentication.
 		e.clock.Add(6 * time.Minute)
@@ -116,6 +116,8 @@ func TestMFARecoveryCodes(t *testing.T) {
 		if n := mfaRemaining(mfaStatus(e, tok)); n != 10 {
 			t.Fatalf("remaining %d after regenerating", n)
 		}
+		// The user's other sessions end: one may have been opened with an old code.
+		e.call("GET", "/api/v1/session", other, nil).must(t, 401)
 		// Old unused codes are gone, new ones work.
 		for _, old := range codes[5:] {
 			m.recover(m.passwordStep(), old).must(t, 401)
