@@ -1,5 +1,7 @@
 package store
 
+import "context"
+
 // PollEvery is pollEvery, for tests of how soon other processes' writes
 // are seen.
 const PollEvery = pollEvery
@@ -11,3 +13,7 @@ func (tx *Tx) TryLockName(name string) (bool, error) {
 	err := tx.queryRow(`SELECT pg_try_advisory_xact_lock(hashtext(?))`, name).Scan(&ok)
 	return ok, err
 }
+
+// MigrateTo applies the migrations up to version, for tests of a later
+// migration on a database that has rows already.
+func (db *DB) MigrateTo(ctx context.Context, version int) error { return db.migrate(ctx, version) }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -502,7 +503,11 @@ func (db *DB) SchemaVersion(ctx context.Context) (have, want int, err error) {
 // on PostgreSQL take turns through an advisory lock. A database newer than
 // this binary is refused: an old binary must not run on a schema it does
 // not know.
-func (db *DB) Migrate(ctx context.Context) error {
+func (db *DB) Migrate(ctx context.Context) error { return db.migrate(ctx, math.MaxInt) }
+
+// migrate applies the migrations the database lacks up to version upTo:
+// all of them but in tests of a migration, which begin before it.
+func (db *DB) migrate(ctx context.Context, upTo int) error {
 	ms, err := db.migrations()
 	if err != nil {
 		return err
@@ -531,7 +536,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("the database schema is at version %d, newer than this sekisho binary knows (%d): run a newer sekisho", have, latest)
 	}
 	for _, m := range ms {
-		if m.version <= have {
+		if m.version <= have || m.version > upTo {
 			continue
 		}
 		tx, err := conn.BeginTx(ctx, nil)
