@@ -132,8 +132,9 @@ func (tx *Tx) Users(f UserFilter) ([]*sekisho.User, error) {
 	// index). It is worth it when the table matches few users; when it
 	// matches many, the walk in id order finds a page of them sooner.
 	// The LIKE stays the exact filter on either path.
-	byTrigrams := false
+	byTrigrams, phrase := false, ""
 	if q != "" {
+		phrase = ftsPhrase(q)
 		switch {
 		case tx.db.dialect == Postgres:
 			if _, err := tx.exec(`SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
@@ -142,7 +143,7 @@ func (tx *Tx) Users(f UserFilter) ([]*sekisho.User, error) {
 		case usesTrigrams(q):
 			var n int
 			if err := tx.queryRow(`SELECT COUNT(*) FROM (SELECT 1 FROM users_search WHERE users_search MATCH ? LIMIT ?)`,
-				ftsPhrase(q), fewTrigramMatches).Scan(&n); err != nil {
+				phrase, fewTrigramMatches).Scan(&n); err != nil {
 				return nil, err
 			}
 			byTrigrams = n < fewTrigramMatches
@@ -176,7 +177,7 @@ func (tx *Tx) Users(f UserFilter) ([]*sekisho.User, error) {
 	if byTrigrams {
 		// The table holds the lowered email and name, so its phrase match
 		// finds every user the LIKE finds.
-		where, args = append(where, `rowid IN (SELECT rowid FROM users_search WHERE users_search MATCH ?)`), append(args, ftsPhrase(q))
+		where, args = append(where, `rowid IN (SELECT rowid FROM users_search WHERE users_search MATCH ?)`), append(args, phrase)
 	}
 	if f.After != "" {
 		where, args = append(where, col("id")+" > ?"), append(args, f.After)
