@@ -128,6 +128,19 @@ func (u *user) revokeAll() {
 	u.sessions, u.orphans = nil, nil
 }
 
+// revokeOthers records that every session of u but the one with token was
+// deleted, as a recovery-code regeneration does.
+func (u *user) revokeOthers(token string) {
+	u.sessions = slices.DeleteFunc(u.sessions, func(s session) bool {
+		if s.token != token {
+			u.revoked = append(u.revoked, s.token)
+			return true
+		}
+		return false
+	})
+	u.orphans = nil
+}
+
 // revoke records that the session with token was deleted.
 func (u *user) revoke(token string) {
 	u.sessions = slices.DeleteFunc(u.sessions, func(s session) bool { return s.token == token })

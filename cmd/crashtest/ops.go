@@ -271,7 +271,7 @@ func (a *agent) enroll(ctx context.Context, u *user) error {
 	return nil
 }
 
-// regenerate replaces u's recovery codes.
+// regenerate replaces u's recovery codes and signs u's other sessions out.
 func (a *agent) regenerate(ctx context.Context, u *user) error {
 	token, err := a.session(ctx, u)
 	if err != nil || token == "" {
@@ -285,6 +285,7 @@ func (a *agent) regenerate(ctx context.Context, u *user) error {
 				codes = r.strs("recovery_codes")
 			}
 			m.newRecoverySet(codes)
+			m.revokeOthers(token)
 			m.audit["mfa.recovery_codes_regenerated"]++
 		})
 	if err != nil {
