@@ -415,6 +415,13 @@ func (s *Service) ResetMFA(ctx context.Context, a sekisho.Actor, workspaceID, id
 	if err := sekisho.RequireRecentAuth(a, now); err != nil {
 		return "", err
 	}
+	// The code is made and hashed before the transaction, whether the
+	// workspace asks for one or not, so that argon2id holds no lock.
+	code := secret.NewAccessCode()
+	codeHash, err := s.hashAccessCode(ctx, code)
+	if err != nil {
+		return "", err
+	}
 	err = s.update(ctx, func(tx *store.Tx, c *change) error {
 		accessCode = ""
 		w, err := lockForAdmin(tx, a, workspaceID)
@@ -448,10 +455,10 @@ func (s *Service) ResetMFA(ctx context.Context, a sekisho.Actor, workspaceID, id
 			return err
 		}
 		if w.ResetRequiresAccessCode {
-			accessCode = secret.NewAccessCode()
+			accessCode = code
 			// The row outlives the code's 24 hours (the cleanup keeps
 			// access codes): unused, it locks enrollment even once expired.
-			if err := tx.CreateToken(accessCodeHash(accessCode), store.PurposeAccessCode, u.ID, now.UnixMilli(), now.Add(accessCodeTTL).UnixMilli()); err != nil {
+			if err := tx.CreateToken(codeHash, store.PurposeAccessCode, u.ID, now.UnixMilli(), now.Add(accessCodeTTL).UnixMilli()); err != nil {
 				return err
 			}
 		}

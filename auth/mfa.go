@@ -119,22 +119,20 @@ func totpAccount(w *sekisho.Workspace, u *sekisho.User) string {
 	return strings.ReplaceAll(u.Email, ":", "") + " (" + w.Slug + ")"
 }
 
-// accessCodeHash returns the hash under which an access code is stored, or
-// "" for input that can't be one.
-func accessCodeHash(code string) string {
-	norm, ok := secret.NormalizeAccessCode(code)
-	if !ok {
-		return ""
-	}
-	return secret.HashToken(norm)
-}
-
 var (
 	errAccessCodeRequired = sekisho.Invalid("access_code", "access_code_required", "Enter the one-time access code your admin gave you.")
 	errInvalidAccessCode  = sekisho.Invalid("access_code", "invalid_access_code", "The access code is incorrect.")
 	errAccessCodeExpired  = &sekisho.Error{Kind: sekisho.KindConflict, Code: "access_code_expired", Field: "access_code",
 		Message: "The access code has expired. Ask an admin of your workspace to reset your MFA again; the new reset gives a new code."}
 )
+
+// hashAccessCode returns the hash under which a new access code is stored:
+// argon2id with a salt of its own, like a password, because 40 bits under
+// a fast hash would fall to anyone holding a copy of the database.
+func (s *Service) hashAccessCode(ctx context.Context, code string) (string, error) {
+	norm, _ := secret.NormalizeAccessCode(code)
+	return s.hasher.Hash(ctx, norm)
+}
 
 // pendingAccessCode returns the access code an admin reset left the user
 // and nobody has used yet, expired or not; nil when there is none.
@@ -152,38 +150,97 @@ func accessCodeExpiry(t *store.Token) time.Time {
 	return time.UnixMilli(t.ExpiresAt).UTC()
 }
 
-// checkAccessCode enforces the access code an admin reset left, if any: the
+// accessCodeCheck enforces the access code an admin reset left, if any: the
 // user must show it before enrolling a new factor, so that someone who only
 // knows the password cannot enroll their own phone after a reset. An
 // expired code keeps enrollment locked (its expiry must not open what it
-// guards) until an admin resets again, which replaces it. Guesses count
-// against a throttle of their own (a wrong code answers through
-// commitThen, so the count sticks). The code is used up when the new
-// factor is confirmed (confirmPending).
-func checkAccessCode(tx *store.Tx, now time.Time, userID, code string) error {
+// guards) until an admin resets again, which replaces it. The code is used
+// up when the new factor is confirmed (confirmPending).
+//
+// Like a password, a code is checked in three steps, so that argon2id never
+// runs inside a transaction: beginAccessCode counts the attempt against a
+// throttle of its own and commits the count; verify hashes; settle, in the
+// transaction that enrolls, makes sure the code checked is still the one
+// pending.
+type accessCodeCheck struct {
+	userID  string
+	code    string       // normalized; "" when no code is pending
+	pending *store.Token // nil: no code is pending, enrollment is free
+}
+
+func accessCodeKey(userID string) string { return "access:" + userID }
+
+// beginAccessCode reads the code pending for userID and counts the
+// attempt. A wrong-looking code is refused here, counted all the same.
+func beginAccessCode(tx *store.Tx, now time.Time, userID, code string) (*accessCodeCheck, error) {
+	c := &accessCodeCheck{userID: userID}
 	pending, err := pendingAccessCode(tx, userID)
 	if err != nil || pending == nil {
-		return err
+		return c, err
 	}
 	if !now.Before(accessCodeExpiry(pending)) {
-		return errAccessCodeExpired
+		return nil, errAccessCodeExpired
 	}
 	if code == "" {
-		return errAccessCodeRequired
+		return nil, errAccessCodeRequired
 	}
-	key := "access:" + userID
-	wait, _, err := tx.ThrottleAttempt(key, now, mfaRule)
+	wait, _, err := tx.ThrottleAttempt(accessCodeKey(userID), now, mfaRule)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if wait > 0 {
-		return commitThen(sekisho.Throttled(wait))
+		return nil, commitThen(sekisho.Throttled(wait))
 	}
-	h := accessCodeHash(code)
-	if h == "" || subtle.ConstantTimeCompare([]byte(h), []byte(pending.Hash)) != 1 {
-		return commitThen(errInvalidAccessCode)
+	norm, ok := secret.NormalizeAccessCode(code)
+	if !ok {
+		return nil, commitThen(errInvalidAccessCode)
 	}
-	return tx.ThrottleReset(key)
+	c.code, c.pending = norm, pending
+	return c, nil
+}
+
+// verify hashes the code against the pending one; errInvalidAccessCode
+// when it is wrong (the attempt is counted already).
+func (c *accessCodeCheck) verify(ctx context.Context, s *Service) error {
+	if c.pending == nil {
+		return nil
+	}
+	var ok bool
+	if strings.HasPrefix(c.pending.Hash, "$") {
+		var err error
+		if ok, _, err = s.hasher.Verify(ctx, c.pending.Hash, c.code); err != nil && !errors.Is(err, secret.ErrMalformedHash) {
+			return err
+		}
+	} else {
+		// A code issued before access codes were hashed with argon2id
+		// (sekisho before December 2026): a hex SHA-256, with at most 24
+		// hours left to live.
+		ok = subtle.ConstantTimeCompare([]byte(secret.HashToken(c.code)), []byte(c.pending.Hash)) == 1
+	}
+	if !ok {
+		return errInvalidAccessCode
+	}
+	return nil
+}
+
+// settle runs in the transaction that enrolls, after verify: an admin reset
+// in between replaces or removes the code, and only the code checked may
+// let the enrollment through.
+func (c *accessCodeCheck) settle(tx *store.Tx, now time.Time) error {
+	pending, err := pendingAccessCode(tx, c.userID)
+	switch {
+	case err != nil:
+		return err
+	case pending == nil:
+		return nil // no code pending now: enrollment is free
+	case c.pending == nil:
+		return errAccessCodeRequired
+	case pending.Hash != c.pending.Hash:
+		return errInvalidAccessCode // a newer reset replaced the code shown
+	case !now.Before(accessCodeExpiry(pending)):
+		return errAccessCodeExpired
+	}
+	return tx.ThrottleReset(accessCodeKey(c.userID))
 }
 
 // StartTOTP begins adding an authenticator app from account settings. It
@@ -198,6 +255,18 @@ func (s *Service) StartTOTP(ctx context.Context, a sekisho.Actor, name, accessCo
 	if err := sekisho.RequireRecentAuth(a, now); err != nil {
 		return nil, err
 	}
+	var check *accessCodeCheck
+	err = s.update(ctx, func(tx *store.Tx, _ *change) error {
+		var err error
+		check, err = beginAccessCode(tx, now, a.UserID, accessCode)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := check.verify(ctx, s); err != nil {
+		return nil, err
+	}
 	var e *TOTPEnrollment
 	err = s.update(ctx, func(tx *store.Tx, _ *change) error {
 		// Locked like ResetMFA, so that no pending authenticator is made
@@ -210,7 +279,7 @@ func (s *Service) StartTOTP(ctx context.Context, a sekisho.Actor, name, accessCo
 		if err != nil {
 			return err
 		}
-		if err := checkAccessCode(tx, now, u.ID, accessCode); err != nil {
+		if err := check.settle(tx, now); err != nil {
 			return err
 		}
 		e, err = s.newPendingTOTP(tx, now, w, u, name)
@@ -383,6 +452,29 @@ func (s *Service) SignInEnroll(ctx context.Context, flowToken, name, accessCode 
 		return nil, err
 	}
 	now := s.now()
+	var check *accessCodeCheck
+	err = s.update(ctx, func(tx *store.Tx, _ *change) error {
+		fs, err := loadFlow(tx, flowToken, flowEnroll, now)
+		if err != nil {
+			return err
+		}
+		check, err = beginAccessCode(tx, now, fs.user.ID, accessCode)
+		if sekisho.CodeOf(err) == errInvalidAccessCode.Code {
+			return wrongAccessCodeInFlow(tx, fs.hash)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := check.verify(ctx, s); err != nil {
+		if sekisho.CodeOf(err) != errInvalidAccessCode.Code {
+			return nil, err
+		}
+		return nil, s.update(ctx, func(tx *store.Tx, _ *change) error {
+			return wrongAccessCodeInFlow(tx, secret.HashToken(flowToken))
+		})
+	}
 	var e *TOTPEnrollment
 	err = s.update(ctx, func(tx *store.Tx, _ *change) error {
 		fs, err := loadFlow(tx, flowToken, flowEnroll, now)
@@ -392,14 +484,7 @@ func (s *Service) SignInEnroll(ctx context.Context, flowToken, name, accessCode 
 		if _, err := tx.LockWorkspace(fs.user.WorkspaceID); err != nil { // as in StartTOTP
 			return err
 		}
-		if err := checkAccessCode(tx, now, fs.user.ID, accessCode); err != nil {
-			if sekisho.CodeOf(err) == errInvalidAccessCode.Code {
-				// A wrong code also counts against this flow's five tries.
-				ferr := flowFailure(tx, fs.hash)
-				if sekisho.CodeOf(ferr) == errFlowEnded.Code || sekisho.KindOf(ferr) == sekisho.KindInternal {
-					return ferr
-				}
-			}
+		if err := check.settle(tx, now); err != nil {
 			return err
 		}
 		if fs.flow.AuthenticatorID != "" {
@@ -413,6 +498,17 @@ func (s *Service) SignInEnroll(ctx context.Context, flowToken, name, accessCode 
 		return tx.SetFlowAuthenticator(fs.hash, e.ID)
 	})
 	return e, err
+}
+
+// wrongAccessCodeInFlow answers a wrong access code in a sign-in flow: it
+// also counts against the flow's five tries, and the flow's end, when this
+// was the fifth, is the answer that matters.
+func wrongAccessCodeInFlow(tx *store.Tx, flowHash string) error {
+	ferr := flowFailure(tx, flowHash)
+	if sekisho.CodeOf(ferr) == errFlowEnded.Code || sekisho.KindOf(ferr) == sekisho.KindInternal {
+		return ferr
+	}
+	return commitThen(errInvalidAccessCode)
 }
 
 // SignInEnrollConfirm confirms the forced enrollment with a code and signs
