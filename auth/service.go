@@ -116,30 +116,33 @@ func (c *change) notify(m mail.Message) { c.mail = append(c.mail, m) }
 
 // update runs fn in one write transaction and, once it has committed, sends
 // the mail fn queued. A notification is never sent for a change that did
-// not happen.
+// not happen, nor lost for one that did: it is written to the outbox in
+// the same transaction (outbox.go).
 //
 // fn may return commitThen(err): the transaction still commits (it
 // recorded a failure, such as a wrong code) and update then returns err.
 func (s *Service) update(ctx context.Context, fn func(tx *store.Tx, c *change) error) error {
-	var c change
+	var msgs []outboxMail
 	var after error
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
-		c, after = change{}, nil
+		var c change
+		msgs, after = nil, nil
 		err := fn(tx, &c)
 		var ct *committedError
 		if errors.As(err, &ct) {
-			after = ct.err
-			return nil
+			after, err = ct.err, nil
 		}
+		if err != nil || len(c.mail) == 0 {
+			return err
+		}
+		msgs, err = s.addOutbox(tx, s.now(), c.mail)
 		return err
 	})
 	if err != nil {
 		return s.internal(ctx, err)
 	}
-	for _, m := range c.mail {
-		if err := s.mailer.Send(context.WithoutCancel(ctx), m); err != nil {
-			s.log.ErrorContext(ctx, "queue notification", "err", err)
-		}
+	for _, m := range msgs {
+		s.send(ctx, m)
 	}
 	return after
 }

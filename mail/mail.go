@@ -38,6 +38,14 @@ type Mailer interface {
 	Send(ctx context.Context, m Message) error
 }
 
+// Tracker is a Mailer that delivers in the background, such as [Queue],
+// and tells how each delivery ended, so that the sender can keep a message
+// until it is delivered.
+type Tracker interface {
+	Mailer
+	SendTracked(ctx context.Context, m Message, done func(error)) error
+}
+
 // ErrInvalidMessage is wrapped by every error about a message that could never
 // be sent as it is (a bad recipient, a line break in a header, invalid UTF-8).
 // Retrying such a message is pointless, so [Queue] does not.

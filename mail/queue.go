@@ -48,7 +48,7 @@ type Queue struct {
 
 	mu     sync.Mutex // orders Send against Close, so nothing is sent on a closed channel
 	closed bool
-	ch     chan Message
+	ch     chan queued
 
 	ctx    context.Context // cancelled when Close stops waiting; aborts delivery
 	cancel context.CancelFunc
@@ -71,13 +71,19 @@ func newQueue(m Mailer, logger *slog.Logger, size int, backoff []time.Duration, 
 		log:            logger,
 		backoff:        backoff,
 		attemptTimeout: timeout,
-		ch:             make(chan Message, size),
+		ch:             make(chan queued, size),
 		ctx:            ctx,
 		cancel:         cancel,
 		done:           make(chan struct{}),
 	}
 	go q.run()
 	return q
+}
+
+// queued is a message in the queue and whom to tell how it ended.
+type queued struct {
+	m    Message
+	done func(error)
 }
 
 // Send queues m and returns without waiting for delivery. It checks m at
@@ -87,6 +93,15 @@ func newQueue(m Mailer, logger *slog.Logger, size int, backoff []time.Duration, 
 //
 // ctx is only checked, never passed on: delivery outlives the request.
 func (q *Queue) Send(ctx context.Context, m Message) error {
+	return q.SendTracked(ctx, m, nil)
+}
+
+// SendTracked is Send, and once the queue is done with m it calls done with
+// nil when m was delivered, or the error that ended the tries: one that
+// [Permanent] reports, the last transient one, or [ErrQueueClosed] when
+// the queue closed first. done is not called when SendTracked returns an
+// error. It runs on the queue's worker, so it must be quick.
+func (q *Queue) SendTracked(ctx context.Context, m Message, done func(error)) error {
 	if _, err := validate(m); err != nil {
 		return err
 	}
@@ -99,7 +114,7 @@ func (q *Queue) Send(ctx context.Context, m Message) error {
 		return ErrQueueClosed
 	}
 	select {
-	case q.ch <- m:
+	case q.ch <- queued{m, done}:
 		return nil
 	default:
 		// Not logged here: the caller decides whether a full queue is a
@@ -133,19 +148,25 @@ func (q *Queue) run() {
 	defer close(q.done)
 	defer q.cancel()
 	abandoned := 0
-	for m := range q.ch {
+	for it := range q.ch {
+		err := ErrQueueClosed
 		if q.ctx.Err() != nil {
 			abandoned++
-			continue
+		} else {
+			err = q.deliver(it.m)
 		}
-		q.deliver(m)
+		if it.done != nil {
+			it.done(err)
+		}
 	}
 	if abandoned > 0 {
 		q.log.Error("mail: queue closed; messages not delivered", "count", abandoned)
 	}
 }
 
-func (q *Queue) deliver(m Message) {
+// deliver tries m until it is sent or the tries end, and returns nil or
+// the error that ended them.
+func (q *Queue) deliver(m Message) error {
 	domain := recipientDomain(m.To)
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(q.ctx, q.attemptTimeout)
@@ -153,16 +174,16 @@ func (q *Queue) deliver(m Message) {
 		cancel()
 		if err == nil {
 			q.log.Debug("mail: sent", "domain", domain, "attempts", attempt)
-			return
+			return nil
 		}
 		reason := redactRecipient(err.Error(), m.To)
 		if q.ctx.Err() != nil {
 			q.log.Error("mail: queue closed; message not delivered", "domain", domain, "attempts", attempt, "err", reason)
-			return
+			return ErrQueueClosed
 		}
-		if permanent(err) || attempt > len(q.backoff) {
+		if Permanent(err) || attempt > len(q.backoff) {
 			q.log.Error("mail: message not delivered", "domain", domain, "attempts", attempt, "err", reason)
-			return
+			return err
 		}
 		wait := q.backoff[attempt-1]
 		q.log.Warn("mail: delivery failed; will retry", "domain", domain, "attempt", attempt, "retry_in", wait, "err", reason)
@@ -172,14 +193,14 @@ func (q *Queue) deliver(m Message) {
 		case <-q.ctx.Done():
 			t.Stop()
 			q.log.Error("mail: queue closed; message not delivered", "domain", domain, "attempts", attempt)
-			return
+			return ErrQueueClosed
 		}
 	}
 }
 
-// permanent reports whether retrying err cannot help: the message itself is
+// Permanent reports whether retrying err cannot help: the message itself is
 // bad, or the server gave a 5xx reply, which RFC 5321 defines as permanent.
-func permanent(err error) bool {
+func Permanent(err error) bool {
 	if errors.Is(err, ErrInvalidMessage) {
 		return true
 	}

@@ -373,3 +373,60 @@ func TestQueueLogsNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// SendTracked tells how each message ended: delivered, refused for good,
+// given up on after the retries, or abandoned when Close stopped waiting.
+func TestQueueSendTracked(t *testing.T) {
+	release := make(chan struct{})
+	m := mailerFunc(func(ctx context.Context, m Message) error {
+		switch m.Subject {
+		case "ok":
+			return nil
+		case "refused":
+			return &textproto.Error{Code: 550, Msg: "no such user"}
+		case "down":
+			return errors.New("connection refused")
+		}
+		select { // "hang": until Close gives up
+		case <-release:
+		case <-ctx.Done():
+		}
+		return ctx.Err()
+	})
+	q := newTestQueue(m, nil, 10)
+	var mu sync.Mutex
+	got := map[string]error{}
+	for _, subj := range []string{"ok", "refused", "down", "hang", "queued behind"} {
+		err := q.SendTracked(t.Context(), Message{To: "a@example.jp", Subject: subj, Text: "t"}, func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			got[subj] = err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if err := q.Close(ctx); err == nil {
+		t.Fatal("Close returned nil with a delivery hanging")
+	}
+	close(release)
+	<-q.done
+	mu.Lock()
+	defer mu.Unlock()
+	if err, ok := got["ok"]; !ok || err != nil {
+		t.Errorf("delivered: done(%v), called %v; want nil", err, ok)
+	}
+	if err := got["refused"]; !Permanent(err) {
+		t.Errorf("refused: done(%v), want a permanent error", err)
+	}
+	if err := got["down"]; err == nil || Permanent(err) {
+		t.Errorf("down through every retry: done(%v), want the transient error", err)
+	}
+	for _, subj := range []string{"hang", "queued behind"} {
+		if err := got[subj]; !errors.Is(err, ErrQueueClosed) {
+			t.Errorf("%s: done(%v), want ErrQueueClosed", subj, err)
+		}
+	}
+}

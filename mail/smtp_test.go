@@ -218,7 +218,7 @@ func TestSMTPWrongPasswordIsReportedWithoutIt(t *testing.T) {
 	if !strings.Contains(err.Error(), "535") || strings.Contains(err.Error(), wrong) {
 		t.Errorf("error = %q, want the 535 reply and not the password", err)
 	}
-	if !permanent(err) {
+	if !Permanent(err) {
 		t.Errorf("a 535 reply should count as permanent: %v", err)
 	}
 	if n := len(srv.messages()); n != 0 {
@@ -340,7 +340,7 @@ func TestSMTPRecipientRefused(t *testing.T) {
 	srv := newTestServer(t, func(s *testServer) { s.rcptReply = "550 5.1.1 <nobody@example.com>: no such user" })
 	m := newSMTP(t, smtpURL("smtp", srv.addr, "", "", "noreply@example.com"))
 	err := m.Send(testContext(t), Message{To: "nobody@example.com", Subject: "s", Text: "t"})
-	if err == nil || !permanent(err) {
+	if err == nil || !Permanent(err) {
 		t.Fatalf("Send = %v, want a permanent error", err)
 	}
 }

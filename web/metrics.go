@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"database/sql"
 	"net/http"
 	"strconv"
@@ -48,9 +49,11 @@ type Metrics struct {
 	failureCounters map[[2]string]prometheus.Counter // method, reason
 }
 
-// Pool is the database connection pool as the metrics see it (*store.DB).
+// Pool is the database as the metrics see it (*store.DB): its connection
+// pool and its mail outbox.
 type Pool interface {
 	Stats() sql.DBStats
+	OutboxLen(ctx context.Context) (int, error)
 }
 
 // NewMetrics returns sekisho's metrics, reading pool's statistics (when
@@ -410,10 +413,11 @@ func (s *Server) pageState(kind routeKind, sw *statusWriter) string {
 	return ""
 }
 
-// poolCollector reads the database pool's statistics at each scrape.
+// poolCollector reads the database pool's statistics and the outbox's
+// length at each scrape.
 type poolCollector struct {
-	pool                                        Pool
-	maxOpen, open, inUse, idle, waits, waitTime *prometheus.Desc
+	pool                                                Pool
+	maxOpen, open, inUse, idle, waits, waitTime, outbox *prometheus.Desc
 }
 
 func newPoolCollector(pool Pool) *poolCollector {
@@ -425,11 +429,12 @@ func newPoolCollector(pool Pool) *poolCollector {
 		idle:     d("sekisho_db_idle_connections", "Connections idle."),
 		waits:    d("sekisho_db_wait_count_total", "Times a query waited for a free connection."),
 		waitTime: d("sekisho_db_wait_duration_seconds_total", "Time spent waiting for a free connection."),
+		outbox:   d("sekisho_mail_outbox_messages", "Notifications in the outbox: being sent, or waiting for another try."),
 	}
 }
 
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.maxOpen, c.open, c.inUse, c.idle, c.waits, c.waitTime} {
+	for _, d := range []*prometheus.Desc{c.maxOpen, c.open, c.inUse, c.idle, c.waits, c.waitTime, c.outbox} {
 		ch <- d
 	}
 }
@@ -442,4 +447,11 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.idle, prometheus.GaugeValue, float64(st.Idle))
 	ch <- prometheus.MustNewConstMetric(c.waits, prometheus.CounterValue, float64(st.WaitCount))
 	ch <- prometheus.MustNewConstMetric(c.waitTime, prometheus.CounterValue, st.WaitDuration.Seconds())
+	// A database that does not answer leaves the series out of this
+	// scrape (the pool's figures above say why) rather than failing it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if n, err := c.pool.OutboxLen(ctx); err == nil {
+		ch <- prometheus.MustNewConstMetric(c.outbox, prometheus.GaugeValue, float64(n))
+	}
 }

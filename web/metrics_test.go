@@ -289,7 +289,7 @@ func testMetrics(t *testing.T, d store.Dialect) {
 			t.Errorf("%s = %v, want > 0", k, all[k])
 		}
 	}
-	for _, k := range []string{"sekisho_db_in_use_connections", "sekisho_db_idle_connections", "sekisho_db_wait_count_total", "sekisho_db_wait_duration_seconds_total"} {
+	for _, k := range []string{"sekisho_db_in_use_connections", "sekisho_db_idle_connections", "sekisho_db_wait_count_total", "sekisho_db_wait_duration_seconds_total", "sekisho_mail_outbox_messages"} {
 		if _, ok := all[k]; !ok {
 			t.Errorf("no %s", k)
 		}

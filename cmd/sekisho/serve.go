@@ -105,6 +105,9 @@ func runServe(ctx context.Context, c *cli, name string, args []string) error {
 	cleanupCtx, stopCleanup := context.WithCancel(context.WithoutCancel(ctx))
 	var cleanup sync.WaitGroup
 	cleanup.Go(func() { deleteExpired(cleanupCtx, a.db, cfg.SessionIdle, a.log) })
+	// Mail that a crash, a full queue or a long mail-server outage left in
+	// the outbox.
+	cleanup.Go(func() { a.svc.RunOutbox(cleanupCtx) })
 
 	select {
 	case err = <-serveErr:

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
@@ -12,6 +14,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sekisho/sekisho"
+	"github.com/sekisho/sekisho/auth"
+	"github.com/sekisho/sekisho/mail"
+	"github.com/sekisho/sekisho/secret"
+	"github.com/sekisho/sekisho/store"
 )
 
 // freeAddr returns a loopback address with a port nobody listens on.
@@ -218,5 +226,57 @@ func TestMailIsLoggedAsJSON(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no invitation mail record on stderr:\n%s", stderr)
+	}
+}
+
+// downMailer is a mail server that never answers.
+type downMailer struct{}
+
+func (downMailer) Send(context.Context, mail.Message) error { return errors.New("connection refused") }
+
+// Mail that a process left in the outbox — it died, or its mail server was
+// down — goes out from the next serve once the row's lease has run out.
+func TestServeSendsTheOutbox(t *testing.T) {
+	c := newTestCLI(t)
+	a := c.app()
+	svc := auth.New(a.db, secret.NewHasher(secret.DefaultParams, 1), a.keys, downMailer{}, slog.New(slog.DiscardHandler), auth.Config{BaseURL: "http://localhost"})
+	op := sekisho.Actor{Kind: sekisho.ActorOperator, Operator: "test", Reason: "test"}
+	if _, _, _, err := svc.CreateWorkspace(context.Background(), op, "acme", "Acme", "left@acme.example"); err != nil {
+		t.Fatal(err)
+	}
+	// Run the lease out, as ten minutes would.
+	err := a.db.Update(context.Background(), func(tx *store.Tx) error {
+		now := time.Now()
+		rows, err := tx.TakeOutboxMail(now.Add(time.Hour).UnixMilli(), now.Add(-time.Second).UnixMilli(), 10)
+		if err == nil && len(rows) != 1 {
+			err = fmt.Errorf("%d rows in the outbox, want the invitation", len(rows))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.close()
+
+	stderr, stop := startServe(t, c, freeAddr(t))
+	sent := false
+	for deadline := time.Now().Add(10 * time.Second); !sent && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		sent = strings.Contains(stderr.String(), `"to":"left@acme.example"`)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !sent {
+		t.Fatalf("the invitation left in the outbox was not sent:\n%s", stderr)
+	}
+	a = c.app()
+	if err := a.db.View(context.Background(), func(tx *store.Tx) error {
+		n, err := tx.OutboxLen()
+		if err == nil && n != 0 {
+			err = fmt.Errorf("%d rows in the outbox after serve sent them, want 0", n)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

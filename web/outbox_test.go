@@ -1,0 +1,131 @@
+package web_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"net/textproto"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sekisho/sekisho/auth"
+	"github.com/sekisho/sekisho/mail"
+	"github.com/sekisho/sekisho/secret"
+	"github.com/sekisho/sekisho/store"
+	"github.com/sekisho/sekisho/store/storetest"
+	"github.com/sekisho/sekisho/web"
+)
+
+// brokenMailer fails every message with err, counting the tries.
+type brokenMailer struct {
+	mu    sync.Mutex
+	err   error
+	tries int
+}
+
+func (b *brokenMailer) Send(context.Context, mail.Message) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.tries++
+	return b.err
+}
+
+// TestOutbox: a notification whose delivery fails — as when the process
+// dies before it, or the mail server is down through every retry — is not
+// lost. It waits in the outbox, sealed (its link carries a token), and the
+// next sweep after its lease sends it, from any instance; the link in it
+// works. A message the mail server refuses for good is not kept, and one
+// that keeps failing is dropped, logged, after its last attempt.
+func TestOutbox(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, d)
+			e.workspace("acme")
+			broken := &brokenMailer{err: errors.New("dial tcp 127.0.0.1:25: connection refused")}
+			logs := &lockedWriter{w: &strings.Builder{}}
+			down := auth.New(e.db, secret.NewHasher(testParams, 2), e.keys, broken, slog.New(slog.NewTextHandler(logs, nil)),
+				auth.Config{BaseURL: "http://sekisho.test", Now: e.clock.Now})
+			srv := httptest.NewServer(web.NewServer(down, e.db, slog.New(slog.DiscardHandler), web.Options{BaseURL: "http://localhost"}))
+			t.Cleanup(srv.Close)
+			viaDown := &env{t: t, srv: srv}
+			outboxLen := func() int {
+				t.Helper()
+				var n int
+				if err := e.db.View(context.Background(), func(tx *store.Tx) (err error) { n, err = tx.OutboxLen(); return err }); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			sweep := func(svc *auth.Service, want int) {
+				t.Helper()
+				if n, err := svc.SendOutbox(context.Background()); err != nil || n != want {
+					t.Fatalf("SendOutbox = %d, %v; want %d", n, err, want)
+				}
+			}
+
+			viaDown.call("POST", "/api/v1/password-reset", "", map[string]string{"workspace": "acme", "email": "admin@acme.test"}).must(t, 202)
+			if broken.tries != 1 || len(e.mail.Messages()) != 1 { // the invitation only
+				t.Fatalf("%d tries, %d messages recorded", broken.tries, len(e.mail.Messages()))
+			}
+			if n := outboxLen(); n != 1 {
+				t.Fatalf("%d messages in the outbox, want 1", n)
+			}
+			var sealed string
+			if err := e.db.Update(context.Background(), func(tx *store.Tx) error {
+				// Look at the row as a sweep would, leaving its lease as it was.
+				now := e.clock.Now()
+				rows, err := tx.TakeOutboxMail(now.Add(time.Hour).UnixMilli(), now.Add(10*time.Minute).UnixMilli(), 10)
+				if len(rows) == 1 {
+					sealed = rows[0].Sealed
+				}
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if sealed == "" || strings.Contains(sealed, "admin@acme.test") || strings.Contains(sealed, "password-reset") {
+				t.Fatalf("outbox row not sealed: %q", sealed)
+			}
+
+			// Within its lease the message is left to its sender; after it,
+			// any instance sends it.
+			sweep(e.svc, 0)
+			e.clock.Add(10*time.Minute + time.Second)
+			sweep(e.svc, 1)
+			token := acctMailToken(t, e.mail, "admin@acme.test", "Reset your sekisho password", "password-reset")
+			e.call("POST", "/api/v1/password-reset/confirm", "", map[string]string{"token": token, "password": "a fresh passphrase 7"}).must(t, 200)
+			if n := outboxLen(); n != 0 {
+				t.Fatalf("%d messages in the outbox after delivery, want 0", n)
+			}
+			sweep(e.svc, 0)
+
+			// A message the server refuses for good is not kept.
+			broken.err = fmt.Errorf("RCPT TO: %w", &textproto.Error{Code: 550, Msg: "no such user"})
+			viaDown.call("POST", "/api/v1/password-reset", "", map[string]string{"workspace": "acme", "email": "admin@acme.test"}).must(t, 202)
+			if n := outboxLen(); n != 0 {
+				t.Fatalf("%d messages in the outbox after a permanent refusal, want 0", n)
+			}
+
+			// One that fails every time gets its attempts, then is dropped.
+			broken.err = errors.New("connection refused")
+			e.clock.Add(time.Hour) // past the reset throttle
+			viaDown.call("POST", "/api/v1/password-reset", "", map[string]string{"workspace": "acme", "email": "admin@acme.test"}).must(t, 202)
+			for range 12 {
+				e.clock.Add(10*time.Minute + time.Second)
+				sweep(down, 1)
+			}
+			e.clock.Add(10*time.Minute + time.Second)
+			sweep(down, 0)
+			if n := outboxLen(); n != 0 {
+				t.Fatalf("%d messages in the outbox after the last attempt, want 0", n)
+			}
+			if !strings.Contains(logs.w.(*strings.Builder).String(), "notification dropped from the outbox") {
+				t.Fatalf("the dropped notification was not logged:\n%s", logs.w.(*strings.Builder))
+			}
+		})
+	}
+}
