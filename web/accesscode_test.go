@@ -12,6 +12,12 @@ import (
 	"github.com/sekisho/sekisho/store/storetest"
 )
 
+// askForAccessCodes has the workspace's MFA resets hand out access codes.
+func (w *seedWorld) askForAccessCodes() {
+	w.t.Helper()
+	w.e.call("PATCH", "/api/v1/admin/workspace", w.adminTok(), map[string]any{"reset_requires_access_code": true, "password": adminPassword}).must(w.t, 200)
+}
+
 // TestAccessCodeExpiryKeepsEnrollmentLocked: the access code of an admin
 // reset expires after 24 hours, and its expiry does not open what it
 // guards. Past it — and past the cleanup of expired rows — enrollment at
@@ -27,7 +33,7 @@ func TestAccessCodeExpiryKeepsEnrollmentLocked(t *testing.T) {
 				t, e := w.t, w.e
 				u := w.enrolled("member", "erin")
 				w.applyPolicy()
-				e.call("PATCH", "/api/v1/admin/workspace", w.adminTok(), map[string]any{"reset_requires_access_code": true, "password": adminPassword}).must(t, 200)
+				w.askForAccessCodes()
 				code := w.reset(w.admin, u).must(t, 200).str("access_code")
 				if code == "" {
 					t.Fatal("no access code")
@@ -105,7 +111,7 @@ func TestAccessCodeStorage(t *testing.T) {
 			t.Parallel()
 			w := seedOpen(t, d, seedPolicies[0])
 			t, e := w.t, w.e
-			e.call("PATCH", "/api/v1/admin/workspace", w.adminTok(), map[string]any{"reset_requires_access_code": true, "password": adminPassword}).must(t, 200)
+			w.askForAccessCodes()
 			erin, frank := w.enrolled("member", "erin"), w.enrolled("member", "frank")
 			stored := func(p *seedPerson) string {
 				t.Helper()
@@ -167,7 +173,7 @@ func TestAccessCodeRacesReset(t *testing.T) {
 			t.Parallel()
 			w := seedOpen(t, d, seedPolicies[0])
 			t, e := w.t, w.e
-			e.call("PATCH", "/api/v1/admin/workspace", w.adminTok(), map[string]any{"reset_requires_access_code": true, "password": adminPassword}).must(t, 200)
+			w.askForAccessCodes()
 			u := w.enrolled("member", "erin")
 			adminTok := w.adminTok()
 			code := w.reset(w.admin, u).must(t, 200).str("access_code")
