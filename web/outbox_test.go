@@ -20,7 +20,7 @@ import (
 	"github.com/sekisho/sekisho/web"
 )
 
-// brokenMailer fails every message with err, counting the tries.
+// brokenMailer fails every message with its error, counting the tries.
 type brokenMailer struct {
 	mu    sync.Mutex
 	err   error
@@ -32,6 +32,18 @@ func (b *brokenMailer) Send(context.Context, mail.Message) error {
 	defer b.mu.Unlock()
 	b.tries++
 	return b.err
+}
+
+func (b *brokenMailer) fail(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.err = err
+}
+
+func (b *brokenMailer) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.tries
 }
 
 // TestOutbox: a notification whose delivery fails — as when the process
@@ -69,8 +81,8 @@ func TestOutbox(t *testing.T) {
 			}
 
 			viaDown.call("POST", "/api/v1/password-reset", "", map[string]string{"workspace": "acme", "email": "admin@acme.test"}).must(t, 202)
-			if broken.tries != 1 || len(e.mail.Messages()) != 1 { // the invitation only
-				t.Fatalf("%d tries, %d messages recorded", broken.tries, len(e.mail.Messages()))
+			if broken.count() != 1 || len(e.mail.Messages()) != 1 { // the invitation only
+				t.Fatalf("%d tries, %d messages recorded", broken.count(), len(e.mail.Messages()))
 			}
 			if n := outboxLen(); n != 1 {
 				t.Fatalf("%d messages in the outbox, want 1", n)
@@ -104,14 +116,14 @@ func TestOutbox(t *testing.T) {
 			sweep(e.svc, 0)
 
 			// A message the server refuses for good is not kept.
-			broken.err = fmt.Errorf("RCPT TO: %w", &textproto.Error{Code: 550, Msg: "no such user"})
+			broken.fail(fmt.Errorf("RCPT TO: %w", &textproto.Error{Code: 550, Msg: "no such user"}))
 			viaDown.call("POST", "/api/v1/password-reset", "", map[string]string{"workspace": "acme", "email": "admin@acme.test"}).must(t, 202)
 			if n := outboxLen(); n != 0 {
 				t.Fatalf("%d messages in the outbox after a permanent refusal, want 0", n)
 			}
 
 			// One that fails every time gets its attempts, then is dropped.
-			broken.err = errors.New("connection refused")
+			broken.fail(errors.New("connection refused"))
 			e.clock.Add(time.Hour) // past the reset throttle
 			viaDown.call("POST", "/api/v1/password-reset", "", map[string]string{"workspace": "acme", "email": "admin@acme.test"}).must(t, 202)
 			for range 12 {
