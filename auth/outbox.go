@@ -45,6 +45,7 @@ func (s *Service) addOutbox(tx *store.Tx, now time.Time, msgs []mail.Message) ([
 	out := make([]outboxMail, 0, len(msgs))
 	for _, m := range msgs {
 		id := store.NewID()
+		m.ID = id // one Message-ID however often the message goes out
 		plain, err := json.Marshal(m)
 		if err != nil {
 			return nil, err

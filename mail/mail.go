@@ -29,6 +29,11 @@ type Message struct {
 	To      string // one address, e.g. "alice@example.com" or "Alice <alice@example.com>"
 	Subject string // one line; may be Japanese
 	Text    string // plain-text body, UTF-8; may be Japanese
+
+	// ID, when set, makes the Message-ID: a message sent twice (the
+	// outbox delivers at least once) then carries the same one, by which
+	// mail systems drop the second. Letters, digits, '-' and '.' only.
+	ID string `json:",omitempty"`
 }
 
 // Mailer sends one message. Implementations refuse a message that fails the
@@ -66,6 +71,9 @@ func validate(m Message) (*netmail.Address, error) {
 	if !utf8.ValidString(m.To) || !utf8.ValidString(m.Subject) || !utf8.ValidString(m.Text) {
 		// The message is declared charset=UTF-8; anything else would be garbled.
 		return nil, fmt.Errorf("%w: not valid UTF-8", ErrInvalidMessage)
+	}
+	if strings.TrimLeft(m.ID, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.") != "" || len(m.ID) > 64 {
+		return nil, fmt.Errorf("%w: id holds characters a Message-ID can't", ErrInvalidMessage)
 	}
 	to, err := netmail.ParseAddress(m.To)
 	if err != nil {

@@ -154,7 +154,11 @@ func (s *smtpMailer) compose(to *netmail.Address, m Message) []byte {
 		b.WriteString("\r\n")
 	}
 	header("Date", s.now().Format(time.RFC1123Z))
-	header("Message-ID", "<"+rand.Text()+"@"+domainOf(s.cfg.from.Address)+">")
+	id := m.ID
+	if id == "" {
+		id = rand.Text()
+	}
+	header("Message-ID", "<"+id+"@"+domainOf(s.cfg.from.Address)+">")
 	header("From", s.cfg.from.String())
 	header("To", to.String())
 	header("Subject", encodeSubject(m.Subject))

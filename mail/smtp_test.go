@@ -194,6 +194,35 @@ func TestSMTPMessageIDsDiffer(t *testing.T) {
 	}
 }
 
+// A message with an id keeps its Message-ID however often it is sent; an
+// id that could break out of the header is refused.
+func TestSMTPMessageIDFromID(t *testing.T) {
+	srv := newTestServer(t, nil)
+	m := newSMTP(t, smtpURL("smtp", srv.addr, "", "", "noreply@example.com"))
+	msg := Message{To: "bob@example.com", Subject: "s", Text: "t", ID: "019ae1c2-7d3f-7b4e-9c1a-2f6d8e0b5a43"}
+	for range 2 {
+		if err := m.Send(testContext(t), msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range srv.messages() {
+		p, err := netmail.ReadMessage(strings.NewReader(r.data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := p.Header.Get("Message-Id"), "<"+msg.ID+"@example.com>"; got != want {
+			t.Errorf("Message-ID = %q, want %q", got, want)
+		}
+	}
+	for _, id := range []string{"a>\r\nBcc: eve@example.com", "a b", "a@b", "<a>", strings.Repeat("a", 65)} {
+		bad := msg
+		bad.ID = id
+		if err := m.Send(testContext(t), bad); !errors.Is(err, ErrInvalidMessage) {
+			t.Errorf("id %q: %v, want ErrInvalidMessage", id, err)
+		}
+	}
+}
+
 func TestSMTPAuthPlainOnLoopback(t *testing.T) {
 	const pass = "p@ss:w/rd?#%"
 	srv := newTestServer(t, func(s *testServer) { s.user, s.pass = "sekisho", pass })

@@ -25,12 +25,14 @@ type brokenMailer struct {
 	mu    sync.Mutex
 	err   error
 	tries int
+	ids   []string // the messages' ids, in order
 }
 
-func (b *brokenMailer) Send(context.Context, mail.Message) error {
+func (b *brokenMailer) Send(_ context.Context, m mail.Message) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.tries++
+	b.ids = append(b.ids, m.ID)
 	return b.err
 }
 
@@ -44,6 +46,12 @@ func (b *brokenMailer) count() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.tries
+}
+
+func (b *brokenMailer) firstID() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ids[0]
 }
 
 // TestOutbox: a notification whose delivery fails — as when the process
@@ -109,6 +117,10 @@ func TestOutbox(t *testing.T) {
 			e.clock.Add(10*time.Minute + time.Second)
 			sweep(e.svc, 1)
 			token := acctMailToken(t, e.mail, "admin@acme.test", "Reset your sekisho password", "password-reset")
+			// Sent twice, it would be one message to the mail systems.
+			if m, _ := e.mail.Last("admin@acme.test"); m.ID == "" || m.ID != broken.firstID() {
+				t.Fatalf("the message's id went from %q to %q between its tries", broken.firstID(), m.ID)
+			}
 			e.call("POST", "/api/v1/password-reset/confirm", "", map[string]string{"token": token, "password": "a fresh passphrase 7"}).must(t, 200)
 			if n := outboxLen(); n != 0 {
 				t.Fatalf("%d messages in the outbox after delivery, want 0", n)
