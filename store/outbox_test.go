@@ -105,3 +105,27 @@ func TestOutboxConcurrentTakers(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkOutbox measures what the outbox adds to each notification: the
+// row written inside the change's transaction (here a transaction of its
+// own, an upper bound) and the transaction that deletes it once the mail
+// server has the message.
+func BenchmarkOutbox(b *testing.B) {
+	for _, d := range storetest.Dialects {
+		b.Run(string(d), func(b *testing.B) {
+			db := storetest.Open(b, d)
+			sealed := strings.Repeat("x", 1200) // a sealed invitation is about this long
+			now := t0.UnixMilli()
+			b.ReportAllocs()
+			for b.Loop() {
+				id := store.NewID()
+				if err := db.Update(ctx, func(tx *store.Tx) error { return tx.AddOutboxMail(id, sealed, now, now+1) }); err != nil {
+					b.Fatal(err)
+				}
+				if err := db.Update(ctx, func(tx *store.Tx) error { return tx.DeleteOutboxMail(id) }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
