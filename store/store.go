@@ -148,9 +148,11 @@ func poolSize(databaseURL string) (string, int, error) {
 
 func openSQLite(path string) (*DB, error) {
 	// synchronous=FULL: with NORMAL a power cut can undo a committed
-	// transaction, and with it the spending of a recovery code.
+	// transaction, and with it the spending of a recovery code. The pragmas
+	// run in order as each connection opens: the busy timeout first, so that
+	// it covers the others (but see firstConn).
 	params := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(5000)", "foreign_keys(ON)"} {
+	for _, p := range []string{"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)"} {
 		params.Add("_pragma", p)
 	}
 	readDSN := "file:" + path + "?" + params.Encode() + "&_pragma=query_only(1)"
@@ -168,6 +170,10 @@ func openSQLite(path string) (*DB, error) {
 	}
 	write.SetMaxOpenConns(1)
 	write.SetConnMaxIdleTime(0)
+	if err := firstConn(write); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite file: %w", err)
+	}
 	read, err := sql.Open("sqlite", readDSN)
 	if err != nil {
 		write.Close()
@@ -176,6 +182,22 @@ func openSQLite(path string) (*DB, error) {
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
 	return newDB(&DB{dialect: SQLite, write: write, read: read, readDSN: readDSN}), nil
+}
+
+// firstConn opens the writer's connection. Switching a new file to WAL
+// takes a lock that SQLite does not wait for through the busy timeout, so
+// processes opening a new file together (serve and a CLI command) can be
+// refused at once; the first connection is retried for as long as that
+// timeout instead. Later connections find the file in WAL mode already.
+func firstConn(write *sql.DB) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := write.Ping()
+		if err == nil || !errors.Is(unavailable(err), ErrUnavailable) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func newDB(db *DB) *DB {
