@@ -20,6 +20,9 @@ type snapshot struct {
 	users  map[string]*dbUser
 	events []event // state-changing events of the workspace, oldest first
 
+	notified map[string]map[string]int // user id → event type → events that come with a notice (mail.go)
+	outbox   []outboxRow               // every row of mail_outbox; none without that table
+
 	auditCount, auditMax int64 // all events
 	auditKept            int64 // events with ids up to the previous check's maximum
 	withoutMFA           int   // workspace_counts.users_without_mfa; -1 without that table
@@ -233,17 +236,56 @@ func (r *runner) snapshot(ctx context.Context, db *sql.DB) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The count of users without MFA kept by triggers (migration 0003).
-	catalog := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'workspace_counts'`
-	if r.backend == "postgres" {
-		catalog = `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'workspace_counts'`
+	s.notified = map[string]map[string]int{}
+	query, args := noticeQuery()
+	err = each(query, func(rows *sql.Rows) error {
+		var target, typ string
+		var n int
+		if err := rows.Scan(&target, &typ, &n); err != nil {
+			return err
+		}
+		if s.notified[target] == nil {
+			s.notified[target] = map[string]int{}
+		}
+		s.notified[target][typ] = n
+		return nil
+	}, append([]any{r.wsID}, args...)...)
+	if err != nil {
+		return nil, err
 	}
-	var tables int
-	if err := tx.QueryRowContext(ctx, catalog).Scan(&tables); err != nil {
+	hasTable := func(name string) (bool, error) {
+		catalog := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`
+		if r.backend == "postgres" {
+			catalog = `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?`
+		}
+		var n int
+		err := tx.QueryRowContext(ctx, r.q(catalog), name).Scan(&n)
+		return n == 1, err
+	}
+	// The outbox (migration 0005). A server without it has nothing
+	// waiting: every committed notice must then be in serve.log.
+	if ok, err := hasTable("mail_outbox"); err != nil {
+		return nil, err
+	} else if ok {
+		err = each(`SELECT id, message FROM mail_outbox`, func(rows *sql.Rows) error {
+			var row outboxRow
+			if err := rows.Scan(&row.id, &row.sealed); err != nil {
+				return err
+			}
+			s.outbox = append(s.outbox, row)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	// The count of users without MFA kept by triggers (migration 0003).
+	ok, err := hasTable("workspace_counts")
+	if err != nil {
 		return nil, err
 	}
 	s.withoutMFA = -1
-	if tables == 1 {
+	if ok {
 		if err := tx.QueryRowContext(ctx, r.q(`SELECT users_without_mfa FROM workspace_counts WHERE workspace_id = ?`), r.wsID).Scan(&s.withoutMFA); err != nil {
 			return nil, fmt.Errorf("workspace_counts: %w", err)
 		}

@@ -17,3 +17,24 @@ func TestCrashShort(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A mail record that a kill cut short runs on into the next server's first
+// record: that one still counts, and the cut one does not.
+func TestParseMailLine(t *testing.T) {
+	mailLine := `{"time":"2026-12-04T10:00:00Z","level":"INFO","msg":"mail not sent (no --smtp-url)","to":"a@crash.test","subject":"S","body":"x"}`
+	for _, c := range []struct {
+		line string
+		ok   bool
+	}{
+		{mailLine + "\n", true},
+		{mailLine[:60] + mailLine + "\n", true},
+		{mailLine[:60] + `{"time":"x","level":"WARN","msg":"other"}` + "\n", false},
+		{mailLine[:60] + "\n", false},
+		{"panic: oops\n", false},
+	} {
+		rec, ok := parseMailLine([]byte(c.line))
+		if ok != c.ok || (ok && (rec.To != "a@crash.test" || rec.Subject != "S")) {
+			t.Errorf("parseMailLine(%q) = %+v, %v; want ok %v", c.line, rec, ok, c.ok)
+		}
+	}
+}

@@ -17,9 +17,12 @@
 // sessions, and the number of audit events of each kind. It also checks
 // rules that hold whatever the ledger says (the last role or MFA event
 // matches the user; has_mfa matches the authenticators; the audit log only
-// grows; PRAGMA integrity_check and foreign_key_check on SQLite), and
-// through the API that acknowledged sessions work, revoked ones don't, and
-// used TOTP and recovery codes are refused.
+// grows; PRAGMA integrity_check and foreign_key_check on SQLite), that no
+// notification email was lost (for every user and kind, the mail lines in
+// serve.log plus the outbox rows are at least the committed audit events
+// that call for that mail; see mail.go), and through the API that
+// acknowledged sessions work, revoked ones don't, and used TOTP and
+// recovery codes are refused.
 //
 // Usage:
 //
@@ -178,6 +181,7 @@ type runner struct {
 	warnings []string // server errors: outcome unknown, checked like a kill
 
 	auditCount, auditMax int64
+	mail                 mailCheck
 	stats                stats
 }
 
@@ -247,7 +251,12 @@ func (r *runner) run(ctx context.Context, tmp string) (err error) {
 	r.base = "http://" + addr
 	defer r.srv.kill()
 	if r.backend == "postgres" {
-		dbURL, name, drop, err := createPostgres(ctx, r.cfg.PostgresURL)
+		// Not :=, which would declare an err of this block: the deferred
+		// function must see the one run returns, to keep the database
+		// after a finding.
+		var dbURL, name string
+		var drop func() error
+		dbURL, name, drop, err = createPostgres(ctx, r.cfg.PostgresURL)
 		if err != nil {
 			return err
 		}
@@ -536,6 +545,9 @@ func (r *runner) check(ctx context.Context, cycle int, inflight map[*user]*infli
 	}
 	r.invariants(cycle, s)
 	r.compare(cycle, s, inflight)
+	if err := r.checkMail(cycle, s); err != nil {
+		return fmt.Errorf("cycle %d: %w", cycle, err)
+	}
 	a := r.newAgent(cycle, rand.New(rand.NewPCG(r.rng.Uint64(), 999)))
 	defer a.c.close()
 	if err := r.probe(ctx, a, cycle); err != nil {
@@ -570,6 +582,7 @@ func (r *runner) report() {
 	fmt.Fprintf(w, "refused as expected (throttled, stale TOTP step, full authenticator list): %d; replays refused: %d\n", st.refused, st.replays)
 	fmt.Fprintf(w, "restart until /readyz: %s; load before the kill: %s; checks %s in all\n",
 		spread(st.ready), spread(st.load), st.checks.Round(time.Millisecond))
+	fmt.Fprintln(w, r.mail.report(st.cycles))
 	if len(r.warnings) > 0 {
 		fmt.Fprintf(w, "server errors (outcome unknown, checked like requests in flight at a kill): %d\n", len(r.warnings))
 		for _, m := range r.warnings {
