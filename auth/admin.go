@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -548,9 +547,9 @@ func (s *Service) UpdateWorkspace(ctx context.Context, a sekisho.Actor, workspac
 		return nil, sekisho.Invalid("mfa_grace_days", "invalid_grace_days", "Grace days must be between 0 and 90.")
 	}
 	var out WorkspacePolicy
-	enabled := false // Require MFA was switched on
+	batch := "" // the notices to users without MFA, when Require MFA was switched on
 	err := s.update(ctx, func(tx *store.Tx, _ *change) error {
-		enabled = false
+		batch = ""
 		w, err := lockForAdmin(tx, a, workspaceID)
 		if err != nil {
 			return err
@@ -570,7 +569,13 @@ func (s *Service) UpdateWorkspace(ctx context.Context, a sekisho.Actor, workspac
 			w.MFAEnforcedSince = time.Time{}
 			if w.RequireMFA {
 				w.MFAEnforcedSince = now
-				enabled = true
+				// Every user without MFA is told, however large the
+				// workspace: by a batch that pages through them after the
+				// commit, so that the change stays one row update.
+				batch = store.NewID()
+				if err := tx.AddMailBatch(batch, workspaceID, batchMFARequired, now.UnixMilli(), now.Add(outboxLease).UnixMilli()); err != nil {
+					return err
+				}
 			}
 		}
 		if p.MFAGraceDays != nil {
@@ -598,62 +603,31 @@ func (s *Service) UpdateWorkspace(ctx context.Context, a sekisho.Actor, workspac
 	if err != nil {
 		return nil, err
 	}
-	if enabled {
-		s.notifyRequiredMFA(workspaceID)
+	if batch != "" {
+		s.bg.Go(func() { s.runBatch(context.WithoutCancel(ctx), batch) })
 	}
 	return &out, nil
 }
 
-// notifyRequiredMFA emails each active user of the workspace who has no
-// MFA that it is now required, and by when. It pages through them in the
-// background once the change has committed, so that turning the policy on
-// stays one row update however large the workspace.
-func (s *Service) notifyRequiredMFA(workspaceID string) {
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		ctx := context.Background()
-		noMFA := false
-		f := store.UserFilter{WorkspaceID: workspaceID, Status: sekisho.StatusActive, MFA: &noMFA, Limit: 500}
-		for {
-			var w *sekisho.Workspace
-			var page []*sekisho.User
-			err := s.db.View(ctx, func(tx *store.Tx) error {
-				var err error
-				if w, err = tx.Workspace(workspaceID); err != nil {
-					return err
-				}
-				page, err = tx.Users(f)
-				return err
-			})
-			if err != nil {
-				s.log.Error("notify users of Require MFA", "workspace_id", workspaceID, "err", err)
-				return
-			}
-			for _, u := range page {
-				due, _ := sekisho.MFAEnrollmentDue(w, u)
-				s.sendPatiently(ctx, s.message(u, msgMFARequired, map[string]any{"Workspace": w.Name, "Due": due.Format("2006-01-02 15:04 MST")}))
-			}
-			if len(page) < f.Limit {
-				return
-			}
-			f.After = page[len(page)-1].ID
-		}
-	}()
-}
-
-// sendPatiently hands m to the mailer, waiting while its queue is full.
-func (s *Service) sendPatiently(ctx context.Context, m mail.Message) {
-	for {
-		err := s.mailer.Send(ctx, m)
-		if !errors.Is(err, mail.ErrQueueFull) {
-			if err != nil {
-				s.log.Error("queue notification", "err", err)
-			}
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
+// mfaRequiredPage is the next page of a Require MFA batch: the active
+// users without MFA after b.AfterID, each told that MFA is now required
+// and by when. None once the policy is off again: the notice would be
+// wrong.
+func (s *Service) mfaRequiredPage(tx *store.Tx, b *store.MailBatch) (lastID string, full bool, msgs []mail.Message, err error) {
+	w, err := tx.Workspace(b.WorkspaceID)
+	if err != nil || !w.RequireMFA {
+		return "", false, nil, err
 	}
+	noMFA := false
+	page, err := tx.Users(store.UserFilter{WorkspaceID: w.ID, Status: sekisho.StatusActive, MFA: &noMFA, After: b.AfterID, Limit: batchPage})
+	if err != nil || len(page) == 0 {
+		return "", false, nil, err
+	}
+	for _, u := range page {
+		due, _ := sekisho.MFAEnrollmentDue(w, u)
+		msgs = append(msgs, s.message(u, msgMFARequired, map[string]any{"Workspace": w.Name, "Due": due.Format("2006-01-02 15:04 MST")}))
+	}
+	return page[len(page)-1].ID, len(page) == batchPage, msgs, nil
 }
 
 // AuditQuery filters the audit log.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/sekisho/sekisho/mail"
@@ -20,6 +21,8 @@ import (
 // mail server was down through every retry — is sent again by
 // SendOutbox, which serve runs every outboxEvery. So delivery is at least
 // once: a process that dies after sending and before deleting sends again.
+// Mail to many users at once goes through the outbox a page at a time
+// (runBatch).
 const (
 	// outboxLease must outlast the queue's own handling of a message (its
 	// retries take under a minute) with room for a backlog.
@@ -28,7 +31,7 @@ const (
 	// outboxMaxAttempts is how many leases a message gets (about two hours)
 	// before it is dropped and logged.
 	outboxMaxAttempts = 12
-	outboxBatch       = 100
+	outboxBatch       = 100 // rows, or batches, a sweep takes at once
 )
 
 // outboxMail is a message with the id of its outbox row.
@@ -43,6 +46,7 @@ func outboxAD(id string) []byte { return secret.AD("mail_outbox", id) }
 // change's transaction.
 func (s *Service) addOutbox(tx *store.Tx, now time.Time, msgs []mail.Message) ([]outboxMail, error) {
 	out := make([]outboxMail, 0, len(msgs))
+	rows := make([]store.OutboxMail, 0, len(msgs))
 	for _, m := range msgs {
 		id := store.NewID()
 		m.ID = id // one Message-ID however often the message goes out
@@ -54,12 +58,10 @@ func (s *Service) addOutbox(tx *store.Tx, now time.Time, msgs []mail.Message) ([
 		if err != nil {
 			return nil, err
 		}
-		if err := tx.AddOutboxMail(id, sealed, now.UnixMilli(), now.Add(outboxLease).UnixMilli()); err != nil {
-			return nil, err
-		}
+		rows = append(rows, store.OutboxMail{ID: id, Sealed: sealed})
 		out = append(out, outboxMail{id, m})
 	}
-	return out, nil
+	return out, tx.AddOutboxMail(now.UnixMilli(), now.Add(outboxLease).UnixMilli(), rows...)
 }
 
 // send hands an outbox message to the mailer and deletes its row once the
@@ -67,39 +69,160 @@ func (s *Service) addOutbox(tx *store.Tx, now time.Time, msgs []mail.Message) ([
 // stays for SendOutbox.
 func (s *Service) send(ctx context.Context, om outboxMail) {
 	ctx = context.WithoutCancel(ctx)
-	done := func(err error) {
-		if err != nil && !mail.Permanent(err) {
-			// Not err itself: a mail server's reply may quote the address.
-			// The queue has logged it, redacted.
-			why := "mail server"
-			switch {
-			case errors.Is(err, mail.ErrQueueFull):
-				why = "queue full"
-			case errors.Is(err, mail.ErrQueueClosed):
-				why = "shutting down"
-			}
-			s.log.WarnContext(ctx, "notification kept in the outbox for a later try", "outbox_id", om.id, "reason", why)
-			return
+	s.handOver(ctx, om.m, false, func(err error) {
+		if !s.kept(ctx, om.id, err) {
+			s.deleteOutbox(ctx, om.id)
 		}
-		if err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.DeleteOutboxMail(om.id) }); err != nil {
-			// Sent, and sent again after the lease: at least once.
-			s.log.ErrorContext(ctx, "delete a sent notification from the outbox", "outbox_id", om.id, "err", err)
-		}
-	}
-	if t, ok := s.mailer.(mail.Tracker); ok {
-		if err := t.SendTracked(ctx, om.m, done); err != nil {
-			done(err)
-		}
-		return
-	}
-	done(s.mailer.Send(ctx, om.m))
+	})
 }
 
-// SendOutbox sends the outbox messages whose lease has run out, in batches,
-// until none is due; serve runs it at start and every minute. It returns
-// how many it handed to the mailer. Several instances may run it at once:
-// each takes its own rows.
+// handOver gives m to the mailer and calls done with how its delivery
+// ended, once it has. A patient hand-over waits while the mail queue is
+// full, as a batch does, which would otherwise fill it and leave the rest
+// to the sweeps.
+func (s *Service) handOver(ctx context.Context, m mail.Message, patient bool, done func(error)) {
+	t, ok := s.mailer.(mail.Tracker)
+	if !ok {
+		done(s.mailer.Send(ctx, m))
+		return
+	}
+	for {
+		err := t.SendTracked(ctx, m, done)
+		if err == nil {
+			return
+		}
+		if !patient || !errors.Is(err, mail.ErrQueueFull) {
+			done(err)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// kept reports whether a delivery that ended with err leaves its message
+// in the outbox for a later try: it failed, but not for good.
+func (s *Service) kept(ctx context.Context, id string, err error) bool {
+	if err == nil || mail.Permanent(err) {
+		return false
+	}
+	// Not err itself: a mail server's reply may quote the address. The
+	// queue has logged it, redacted.
+	why := "mail server"
+	switch {
+	case errors.Is(err, mail.ErrQueueFull):
+		why = "queue full"
+	case errors.Is(err, mail.ErrQueueClosed):
+		why = "shutting down"
+	}
+	s.log.WarnContext(ctx, "notification kept in the outbox for a later try", "outbox_id", id, "reason", why)
+	return true
+}
+
+// deleteOutbox removes the rows of messages the mailer is done with.
+func (s *Service) deleteOutbox(ctx context.Context, ids ...string) {
+	if len(ids) == 0 {
+		return
+	}
+	if err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.DeleteOutboxMail(ids...) }); err != nil {
+		// Sent, and sent again after the lease: at least once.
+		s.log.ErrorContext(ctx, "delete sent notifications from the outbox", "outbox_ids", ids, "err", err)
+	}
+}
+
+// Batches: mail to many users at once, the notice that Require MFA is on.
+const (
+	batchMFARequired = "mfa_required"
+	batchPage        = 500
+)
+
+// runBatch sends a batch a page at a time: each page's messages go into
+// the outbox in the transaction that moves the batch past them, so that a
+// crash resumes after the last page done and tells nobody twice. It
+// returns when the batch is done, or on an error, which it logs: the batch
+// is then resumed by SendOutbox once its lease runs out.
+func (s *Service) runBatch(ctx context.Context, id string) {
+	for {
+		var msgs []outboxMail
+		more := false
+		err := s.db.Update(ctx, func(tx *store.Tx) error {
+			msgs, more = nil, false
+			b, err := tx.LockMailBatch(id)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil // done, or replaced by a newer batch
+			} else if err != nil {
+				return err
+			}
+			var lastID string
+			var page []mail.Message
+			switch b.Kind {
+			case batchMFARequired:
+				lastID, more, page, err = s.mfaRequiredPage(tx, b)
+			default: // from a newer sekisho, perhaps: this one can't send it
+				s.log.ErrorContext(ctx, "mail batch of an unknown kind dropped", "batch_id", id, "kind", b.Kind)
+				return tx.DeleteMailBatch(id)
+			}
+			if err != nil {
+				return err
+			}
+			now := s.now()
+			if msgs, err = s.addOutbox(tx, now, page); err != nil {
+				return err
+			}
+			if !more {
+				return tx.DeleteMailBatch(id)
+			}
+			return tx.AdvanceMailBatch(id, lastID, now.Add(outboxLease).UnixMilli())
+		})
+		if err != nil {
+			s.log.ErrorContext(ctx, "send a mail batch", "batch_id", id, "err", err)
+			return
+		}
+		// The page's rows go in one transaction once the mailer is done
+		// with all of them, not one each: a batch may be tens of thousands.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var sent []string
+		for _, om := range msgs {
+			wg.Add(1)
+			s.handOver(ctx, om.m, true, func(err error) {
+				defer wg.Done()
+				if !s.kept(ctx, om.id, err) {
+					mu.Lock()
+					sent = append(sent, om.id)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		s.deleteOutbox(ctx, sent...)
+		if !more {
+			return
+		}
+	}
+}
+
+// SendOutbox resumes the batches and sends the outbox messages whose lease
+// has run out, until none is due; serve runs it at start and every minute.
+// It returns how many outbox messages it handed to the mailer, besides the
+// batches'. Several instances may run it at once: each takes its own rows.
 func (s *Service) SendOutbox(ctx context.Context) (int, error) {
+	for {
+		now := s.now()
+		var ids []string
+		err := s.db.Update(ctx, func(tx *store.Tx) (err error) {
+			ids, err = tx.TakeMailBatches(now.UnixMilli(), now.Add(outboxLease).UnixMilli(), outboxBatch)
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+		for _, id := range ids {
+			s.runBatch(ctx, id)
+		}
+		if len(ids) < outboxBatch {
+			break
+		}
+	}
 	n := 0
 	for {
 		now := s.now()
@@ -120,9 +243,7 @@ func (s *Service) SendOutbox(ctx context.Context) (int, error) {
 			if err != nil {
 				s.log.ErrorContext(ctx, "notification dropped from the outbox", "outbox_id", row.ID,
 					"created_at", time.UnixMilli(row.CreatedAt).UTC(), "attempts", row.Attempts, "err", err)
-				if err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.DeleteOutboxMail(row.ID) }); err != nil {
-					return n, err
-				}
+				s.deleteOutbox(ctx, row.ID)
 				continue
 			}
 			s.send(ctx, outboxMail{row.ID, m})

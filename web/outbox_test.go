@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http/httptest"
 	"net/textproto"
 	"strings"
@@ -149,6 +150,94 @@ func TestOutbox(t *testing.T) {
 			}
 			if !strings.Contains(logs.w.(*strings.Builder).String(), "notification dropped from the outbox") {
 				t.Fatalf("the dropped notification was not logged:\n%s", logs.w.(*strings.Builder))
+			}
+		})
+	}
+}
+
+// TestMailBatchResumes: the notices of a Require MFA switch go out a page
+// at a time, each page's messages written to the outbox with the batch's
+// position, so a batch whose process died resumes after the last user
+// done — the next sweep tells exactly the users left, once — and a batch
+// whose policy was switched off meanwhile tells nobody.
+func TestMailBatchResumes(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, d)
+			wsID, adminTok := e.workspace("acme")
+			var ids []string
+			for i := range 5 {
+				ids = append(ids, e.invite(adminTok, fmt.Sprintf("u%d@acme.test", i), "member", adminPassword))
+			}
+			policy := func(on bool) {
+				t.Helper()
+				if err := e.db.Update(context.Background(), func(tx *store.Tx) error {
+					w, err := tx.Workspace(wsID)
+					if err != nil {
+						return err
+					}
+					w.RequireMFA, w.MFAEnforcedSince = on, e.clock.Now()
+					return tx.UpdateWorkspacePolicy(w)
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The state a process leaves when it dies after the page that
+			// ended with u1 (pages are larger; the position is what counts).
+			policy(true)
+			now := e.clock.Now()
+			if err := e.db.Update(context.Background(), func(tx *store.Tx) error {
+				if err := tx.AddMailBatch("b1", wsID, "mfa_required", now.UnixMilli(), now.Add(10*time.Minute).UnixMilli()); err != nil {
+					return err
+				}
+				return tx.AdvanceMailBatch("b1", ids[1], now.Add(10*time.Minute).UnixMilli())
+			}); err != nil {
+				t.Fatal(err)
+			}
+			told := func() map[string]int {
+				n := map[string]int{}
+				for _, m := range e.mail.Messages() {
+					if m.Subject == "ACME now requires multi-factor authentication" {
+						n[m.To]++
+					}
+				}
+				return n
+			}
+			if _, err := e.svc.SendOutbox(context.Background()); err != nil || len(told()) != 0 {
+				t.Fatalf("a batch within its lease was resumed: %v %v", told(), err)
+			}
+			e.clock.Add(10*time.Minute + time.Second)
+			for range 2 {
+				if _, err := e.svc.SendOutbox(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := map[string]int{"u2@acme.test": 1, "u3@acme.test": 1, "u4@acme.test": 1}
+			if got := told(); !maps.Equal(got, want) {
+				t.Fatalf("told after the resumed batch: %v, want %v", got, want)
+			}
+			var left int
+			if err := e.db.View(context.Background(), func(tx *store.Tx) (err error) { left, err = tx.OutboxLen(); return err }); err != nil || left != 0 {
+				t.Fatalf("%d messages left in the outbox after the batch was sent (%v)", left, err)
+			}
+
+			// Switched off before its batch resumed: nobody is told.
+			e.mail.Reset()
+			if err := e.db.Update(context.Background(), func(tx *store.Tx) error {
+				return tx.AddMailBatch("b2", wsID, "mfa_required", now.UnixMilli(), now.UnixMilli())
+			}); err != nil {
+				t.Fatal(err)
+			}
+			policy(false)
+			if _, err := e.svc.SendOutbox(context.Background()); err != nil || len(told()) != 0 {
+				t.Fatalf("told after the policy was switched off: %v %v", told(), err)
+			}
+			if err := e.db.Update(context.Background(), func(tx *store.Tx) error {
+				_, err := tx.LockMailBatch("b2")
+				return err
+			}); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("the batch of a policy switched off is still there: %v", err)
 			}
 		})
 	}
