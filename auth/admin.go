@@ -604,7 +604,7 @@ func (s *Service) UpdateWorkspace(ctx context.Context, a sekisho.Actor, workspac
 		return nil, err
 	}
 	if batch != "" {
-		s.bg.Go(func() { s.runBatch(context.WithoutCancel(ctx), batch) })
+		s.bg.Go(func() { s.runBatch(s.stopCtx, batch) })
 	}
 	return &out, nil
 }

@@ -111,18 +111,20 @@ func (s *Service) kept(ctx context.Context, id string, err error) bool {
 	switch {
 	case errors.Is(err, mail.ErrQueueFull):
 		why = "queue full"
-	case errors.Is(err, mail.ErrQueueClosed):
+	case errors.Is(err, mail.ErrQueueClosed), errors.Is(err, context.Canceled):
 		why = "shutting down"
 	}
 	s.log.WarnContext(ctx, "notification kept in the outbox for a later try", "outbox_id", id, "reason", why)
 	return true
 }
 
-// deleteOutbox removes the rows of messages the mailer is done with.
+// deleteOutbox removes the rows of messages the mailer is done with, even
+// when ctx has ended: left, they would go out again.
 func (s *Service) deleteOutbox(ctx context.Context, ids ...string) {
 	if len(ids) == 0 {
 		return
 	}
+	ctx = context.WithoutCancel(ctx)
 	if err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.DeleteOutboxMail(ids...) }); err != nil {
 		// Sent, and sent again after the lease: at least once.
 		s.log.ErrorContext(ctx, "delete sent notifications from the outbox", "outbox_ids", ids, "err", err)
@@ -138,10 +140,10 @@ const (
 // runBatch sends a batch a page at a time: each page's messages go into
 // the outbox in the transaction that moves the batch past them, so that a
 // crash resumes after the last page done and tells nobody twice. It
-// returns when the batch is done, or on an error, which it logs: the batch
-// is then resumed by SendOutbox once its lease runs out.
+// returns when the batch is done, when ctx ends or on an error, which it
+// logs: the batch is then resumed by SendOutbox once its lease runs out.
 func (s *Service) runBatch(ctx context.Context, id string) {
-	for {
+	for ctx.Err() == nil {
 		var msgs []outboxMail
 		more := false
 		err := s.db.Update(ctx, func(tx *store.Tx) error {
@@ -174,7 +176,9 @@ func (s *Service) runBatch(ctx context.Context, id string) {
 			return tx.AdvanceMailBatch(id, lastID, now.Add(outboxLease).UnixMilli())
 		})
 		if err != nil {
-			s.log.ErrorContext(ctx, "send a mail batch", "batch_id", id, "err", err)
+			if ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "send a mail batch", "batch_id", id, "err", err)
+			}
 			return
 		}
 		// The page's rows go in one transaction once the mailer is done
@@ -226,16 +230,16 @@ func (s *Service) SendOutbox(ctx context.Context) (int, error) {
 	n := 0
 	for {
 		now := s.now()
-		var batch []store.OutboxMail
+		var rows []store.OutboxMail
 		err := s.db.Update(ctx, func(tx *store.Tx) error {
 			var err error
-			batch, err = tx.TakeOutboxMail(now.UnixMilli(), now.Add(outboxLease).UnixMilli(), outboxBatch)
+			rows, err = tx.TakeOutboxMail(now.UnixMilli(), now.Add(outboxLease).UnixMilli(), outboxBatch)
 			return err
 		})
 		if err != nil {
 			return n, err
 		}
-		for _, row := range batch {
+		for _, row := range rows {
 			m, err := s.openOutbox(row)
 			if err == nil && row.Attempts > outboxMaxAttempts {
 				err = errors.New("too many attempts")
@@ -249,7 +253,7 @@ func (s *Service) SendOutbox(ctx context.Context) (int, error) {
 			s.send(ctx, outboxMail{row.ID, m})
 			n++
 		}
-		if len(batch) < outboxBatch {
+		if len(rows) < outboxBatch {
 			return n, nil
 		}
 	}

@@ -72,6 +72,10 @@ type Service struct {
 	log    *slog.Logger
 	cfg    Config
 	bg     sync.WaitGroup // background notifications
+	// stop ends background work early (Stop): batches leave the rest of
+	// their mail to a later sweep.
+	stopCtx context.Context
+	stop    context.CancelFunc
 
 	sessions *sessionCache // nil when disabled
 }
@@ -92,6 +96,7 @@ func New(db *store.DB, hasher *secret.Hasher, keys *secret.Keyring, mailer mail.
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	s := &Service{db: db, hasher: hasher, keys: keys, mailer: mailer, log: log, cfg: cfg}
+	s.stopCtx, s.stop = context.WithCancel(context.Background())
 	if cfg.SessionCacheSize > 0 {
 		s.sessions = newSessionCache(cfg.SessionCacheSize)
 		db.Invalidations().Subscribe(s.sessions.invalidate, s.sessions.reset)
@@ -162,6 +167,12 @@ func commitThen(err error) error { return &committedError{err} }
 // Wait blocks until background work (notifications of a policy change) is
 // done: tests wait on it, and serve before it closes the mail queue.
 func (s *Service) Wait() { s.bg.Wait() }
+
+// Stop has background work end soon: a batch of mail stops after the page
+// in hand, and the outbox sweeps of any instance resume it once its lease
+// runs out. Serve calls it when shutting down, so that telling a large
+// workspace of a policy change never holds the shutdown up.
+func (s *Service) Stop() { s.stop() }
 
 // view runs fn in a read-only transaction.
 func (s *Service) view(ctx context.Context, fn func(tx *store.Tx) error) error {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sekisho/sekisho"
 	"github.com/sekisho/sekisho/auth"
 	"github.com/sekisho/sekisho/mail"
 	"github.com/sekisho/sekisho/secret"
@@ -238,6 +239,104 @@ func TestMailBatchResumes(t *testing.T) {
 				return err
 			}); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("the batch of a policy switched off is still there: %v", err)
+			}
+		})
+	}
+}
+
+// gatedMailer holds every message until its gate opens, then records it.
+type gatedMailer struct {
+	gate chan struct{}
+	rec  *mail.Recorder
+}
+
+func (g gatedMailer) Send(ctx context.Context, m mail.Message) error {
+	<-g.gate
+	return g.rec.Send(ctx, m)
+}
+
+// TestBatchStopsAtShutdown: a server shutting down stops the batch of a
+// Require MFA switch after the page in hand instead of holding the
+// shutdown up, and nothing is lost or doubled: the page's messages the
+// closing queue did not deliver wait in the outbox, the batch waits at the
+// page after, and the next sweep tells everyone left, once.
+func TestBatchStopsAtShutdown(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, d)
+			wsID, adminTok := e.workspace("acme")
+			e.enroll(&adminTok, "phone")
+			const users = 501 // two pages
+			if err := e.db.Update(context.Background(), func(tx *store.Tx) error {
+				now := e.clock.Now()
+				for i := range users {
+					u := &sekisho.User{ID: store.NewID(), WorkspaceID: wsID, Email: fmt.Sprintf("u%03d@acme.test", i), Locale: "en",
+						Role: sekisho.RoleMember, Status: sekisho.StatusActive, JoinedAt: now, CreatedAt: now, UpdatedAt: now}
+					if err := tx.CreateUser(u, ""); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+
+			gate := gatedMailer{gate: make(chan struct{}), rec: e.mail}
+			queue := mail.NewQueue(gate, nil)
+			stopping := auth.New(e.db, secret.NewHasher(testParams, 2), e.keys, queue, slog.New(slog.DiscardHandler),
+				auth.Config{BaseURL: "http://sekisho.test", Now: e.clock.Now})
+			srv := httptest.NewServer(web.NewServer(stopping, e.db, slog.New(slog.DiscardHandler), web.Options{BaseURL: "http://localhost"}))
+			t.Cleanup(srv.Close)
+			(&env{t: t, srv: srv}).call("PATCH", "/api/v1/admin/workspace", adminTok, map[string]any{"require_mfa": true, "mfa_grace_days": 7}).must(t, 200)
+
+			// Shut down at once: the first page may be under way, its first
+			// message held at the mail server, or not begun; either way the
+			// second page is left.
+			stopping.Stop()
+			closed := make(chan error, 1)
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			go func() { closed <- queue.Close(ctx) }()
+			<-ctx.Done()
+			close(gate.gate)
+			<-closed
+			waited := make(chan struct{})
+			go func() { stopping.Wait(); close(waited) }()
+			select {
+			case <-waited:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the stopped service's batch still runs 10 s after its queue closed")
+			}
+			var pending error
+			if err := e.db.Update(context.Background(), func(tx *store.Tx) error {
+				rows, err := tx.TakeMailBatches(e.clock.Now().Add(time.Hour).UnixMilli(), e.clock.Now().Add(10*time.Minute).UnixMilli(), 10)
+				if err == nil && len(rows) != 1 {
+					pending = fmt.Errorf("%d batches pending after the stop, want 1 (its second page)", len(rows))
+				}
+				return err
+			}); err != nil || pending != nil {
+				t.Fatal(err, pending)
+			}
+
+			// The next sweep, past the leases, tells everyone left.
+			e.clock.Add(10*time.Minute + time.Second)
+			if _, err := e.svc.SendOutbox(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			told := map[string]int{}
+			for _, m := range e.mail.Messages() {
+				if m.Subject == "ACME now requires multi-factor authentication" {
+					told[m.To]++
+				}
+			}
+			if len(told) != users {
+				t.Fatalf("%d of %d users told", len(told), users)
+			}
+			for to, n := range told {
+				if n != 1 {
+					t.Fatalf("%s told %d times", to, n)
+				}
 			}
 		})
 	}
