@@ -147,13 +147,16 @@ func (q *Queue) Close(ctx context.Context) error {
 func (q *Queue) run() {
 	defer close(q.done)
 	defer q.cancel()
-	abandoned := 0
+	abandoned, kept := 0, 0
 	for it := range q.ch {
 		err := ErrQueueClosed
-		if q.ctx.Err() != nil {
+		switch {
+		case q.ctx.Err() == nil:
+			err = q.deliver(it.m, it.done != nil)
+		case it.done != nil:
+			kept++
+		default:
 			abandoned++
-		} else {
-			err = q.deliver(it.m)
 		}
 		if it.done != nil {
 			it.done(err)
@@ -162,12 +165,25 @@ func (q *Queue) run() {
 	if abandoned > 0 {
 		q.log.Error("mail: queue closed; messages not delivered", "count", abandoned)
 	}
+	if kept > 0 {
+		q.log.Warn("mail: queue closed; messages left to their senders", "count", kept)
+	}
 }
 
 // deliver tries m until it is sent or the tries end, and returns nil or
-// the error that ended them.
-func (q *Queue) deliver(m Message) error {
+// the error that ended them. A tracked message that fails but not for good
+// is its sender's to try again (SendTracked), so that is a warning, not
+// the error of a lost message.
+func (q *Queue) deliver(m Message, tracked bool) error {
 	domain := recipientDomain(m.To)
+	failed := func(msg string, err error, args ...any) error {
+		if tracked && !Permanent(err) {
+			q.log.Warn(msg+"; left to its sender", args...)
+		} else {
+			q.log.Error(msg, args...)
+		}
+		return err
+	}
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(q.ctx, q.attemptTimeout)
 		err := q.mailer.Send(ctx, m)
@@ -178,12 +194,10 @@ func (q *Queue) deliver(m Message) error {
 		}
 		reason := redactRecipient(err.Error(), m.To)
 		if q.ctx.Err() != nil {
-			q.log.Error("mail: queue closed; message not delivered", "domain", domain, "attempts", attempt, "err", reason)
-			return ErrQueueClosed
+			return failed("mail: queue closed; message not delivered", ErrQueueClosed, "domain", domain, "attempts", attempt, "err", reason)
 		}
 		if Permanent(err) || attempt > len(q.backoff) {
-			q.log.Error("mail: message not delivered", "domain", domain, "attempts", attempt, "err", reason)
-			return err
+			return failed("mail: message not delivered", err, "domain", domain, "attempts", attempt, "err", reason)
 		}
 		wait := q.backoff[attempt-1]
 		q.log.Warn("mail: delivery failed; will retry", "domain", domain, "attempt", attempt, "retry_in", wait, "err", reason)
@@ -192,8 +206,7 @@ func (q *Queue) deliver(m Message) error {
 		case <-t.C:
 		case <-q.ctx.Done():
 			t.Stop()
-			q.log.Error("mail: queue closed; message not delivered", "domain", domain, "attempts", attempt)
-			return ErrQueueClosed
+			return failed("mail: queue closed; message not delivered", ErrQueueClosed, "domain", domain, "attempts", attempt)
 		}
 	}
 }

@@ -393,7 +393,8 @@ func TestQueueSendTracked(t *testing.T) {
 		}
 		return ctx.Err()
 	})
-	q := newTestQueue(m, nil, 10)
+	logger, logs := testLogger()
+	q := newTestQueue(m, logger, 10)
 	var mu sync.Mutex
 	got := map[string]error{}
 	for _, subj := range []string{"ok", "refused", "down", "hang", "queued behind"} {
@@ -427,6 +428,21 @@ func TestQueueSendTracked(t *testing.T) {
 	for _, subj := range []string{"hang", "queued behind"} {
 		if err := got[subj]; !errors.Is(err, ErrQueueClosed) {
 			t.Errorf("%s: done(%v), want ErrQueueClosed", subj, err)
+		}
+	}
+	// Only the refused message is lost, and logged as an error; the others
+	// are their sender's to try again.
+	out := logs.String()
+	if n := strings.Count(out, "level=ERROR"); n != 1 || !strings.Contains(out, `level=ERROR msg="mail: message not delivered"`) {
+		t.Errorf("%d error lines, want the refused message's only:\n%s", n, out)
+	}
+	for _, want := range []string{
+		`level=WARN msg="mail: message not delivered; left to its sender"`,
+		`level=WARN msg="mail: queue closed; message not delivered; left to its sender"`,
+		`level=WARN msg="mail: queue closed; messages left to their senders" count=1`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %s in:\n%s", want, out)
 		}
 	}
 }
