@@ -66,36 +66,45 @@ func (s *Service) addOutbox(tx *store.Tx, now time.Time, msgs []mail.Message) ([
 
 // send hands an outbox message to the mailer and deletes its row once the
 // mailer is done with it: delivered, or refused for good. Otherwise the row
-// stays for SendOutbox.
-func (s *Service) send(ctx context.Context, om outboxMail) {
+// stays for SendOutbox. A patient send waits while the mail queue is busy,
+// as background mail does, so that it neither fills the queue nor spends
+// its attempts on a full one.
+func (s *Service) send(ctx context.Context, om outboxMail, patient bool) {
 	ctx = context.WithoutCancel(ctx)
-	s.handOver(ctx, om.m, false, func(err error) {
+	s.handOver(ctx, om, patient, func(err error) {
 		if !s.kept(ctx, om.id, err) {
 			s.deleteOutbox(ctx, om.id)
 		}
 	})
 }
 
-// handOver gives m to the mailer and calls done with how its delivery
-// ended, once it has. A patient hand-over waits while the mail queue is
-// full, as a batch does, which would otherwise fill it and leave the rest
-// to the sweeps.
-func (s *Service) handOver(ctx context.Context, m mail.Message, patient bool, done func(error)) {
+// handOver gives om to the mailer and calls done with how its delivery
+// ended, once it has. Until then the message is in flight: SendOutbox
+// keeps its lease fresh, so that no sweep sends it again meanwhile,
+// however long the queue ahead of it.
+func (s *Service) handOver(ctx context.Context, om outboxMail, patient bool, done func(error)) {
+	s.inflight.Store(om.id, struct{}{})
+	finish := func(err error) {
+		s.inflight.Delete(om.id)
+		done(err)
+	}
 	t, ok := s.mailer.(mail.Tracker)
 	if !ok {
-		done(s.mailer.Send(ctx, m))
+		finish(s.mailer.Send(ctx, om.m))
 		return
 	}
 	for {
-		err := t.SendTracked(ctx, m, done)
+		for patient && t.Busy() && ctx.Err() == nil {
+			time.Sleep(50 * time.Millisecond)
+		}
+		err := t.SendTracked(ctx, om.m, finish)
 		if err == nil {
 			return
 		}
 		if !patient || !errors.Is(err, mail.ErrQueueFull) {
-			done(err)
+			finish(err)
 			return
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -124,7 +133,10 @@ func (s *Service) deleteOutbox(ctx context.Context, ids ...string) {
 	if len(ids) == 0 {
 		return
 	}
-	ctx = context.WithoutCancel(ctx)
+	// Bounded: on the queue's worker, a database that does not answer
+	// must not hold up the mail behind.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	if err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.DeleteOutboxMail(ids...) }); err != nil {
 		// Sent, and sent again after the lease: at least once.
 		s.log.ErrorContext(ctx, "delete sent notifications from the outbox", "outbox_ids", ids, "err", err)
@@ -181,27 +193,55 @@ func (s *Service) runBatch(ctx context.Context, id string) {
 			}
 			return
 		}
-		// The page's rows go in one transaction once the mailer is done
-		// with all of them, not one each: a batch may be tens of thousands.
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var sent []string
-		for _, om := range msgs {
-			wg.Add(1)
-			s.handOver(ctx, om.m, true, func(err error) {
-				defer wg.Done()
-				if !s.kept(ctx, om.id, err) {
-					mu.Lock()
-					sent = append(sent, om.id)
-					mu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
-		s.deleteOutbox(ctx, sent...)
-		if !more {
+		if !s.sendPage(ctx, msgs) || !more {
 			return
 		}
+	}
+}
+
+// sendPage hands a batch's page to the mailer and deletes the rows of the
+// messages it is done with in one transaction, not one each: a batch may
+// be tens of thousands. It reports false when ctx ended first: then each
+// message still in flight deletes its own row when it is done, and what
+// was not handed over waits for a sweep.
+func (s *Service) sendPage(ctx context.Context, msgs []outboxMail) bool {
+	var (
+		mu        sync.Mutex
+		sent      []string
+		abandoned bool
+		left      = len(msgs)
+		all       = make(chan struct{})
+	)
+	for _, om := range msgs {
+		s.handOver(ctx, om, true, func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !s.kept(ctx, om.id, err) {
+				if abandoned {
+					s.deleteOutbox(ctx, om.id)
+				} else {
+					sent = append(sent, om.id)
+				}
+			}
+			if left--; left == 0 {
+				close(all)
+			}
+		})
+	}
+	if len(msgs) == 0 {
+		return ctx.Err() == nil
+	}
+	select {
+	case <-all:
+		s.deleteOutbox(ctx, sent...)
+		return true
+	case <-ctx.Done():
+		mu.Lock()
+		abandoned = true
+		done := sent
+		mu.Unlock()
+		s.deleteOutbox(ctx, done...)
+		return false
 	}
 }
 
@@ -210,22 +250,37 @@ func (s *Service) runBatch(ctx context.Context, id string) {
 // It returns how many outbox messages it handed to the mailer, besides the
 // batches'. Several instances may run it at once: each takes its own rows.
 func (s *Service) SendOutbox(ctx context.Context) (int, error) {
-	for {
+	// The messages this process has in flight keep their leases, so that
+	// neither this sweep nor another instance's sends them again.
+	var inflight []string
+	s.inflight.Range(func(id, _ any) bool {
+		inflight = append(inflight, id.(string))
+		return true
+	})
+	if len(inflight) > 0 {
+		now := s.now()
+		if err := s.db.Update(ctx, func(tx *store.Tx) error {
+			return tx.LeaseOutboxMail(now.Add(outboxLease).UnixMilli(), inflight...)
+		}); err != nil {
+			return 0, err
+		}
+	}
+	// One batch at a time, so that those waiting keep their leases for
+	// whichever instance is free first.
+	for ctx.Err() == nil {
 		now := s.now()
 		var ids []string
 		err := s.db.Update(ctx, func(tx *store.Tx) (err error) {
-			ids, err = tx.TakeMailBatches(now.UnixMilli(), now.Add(outboxLease).UnixMilli(), outboxBatch)
+			ids, err = tx.TakeMailBatches(now.UnixMilli(), now.Add(outboxLease).UnixMilli(), 1)
 			return err
 		})
 		if err != nil {
 			return 0, err
 		}
-		for _, id := range ids {
-			s.runBatch(ctx, id)
-		}
-		if len(ids) < outboxBatch {
+		if len(ids) == 0 {
 			break
 		}
+		s.runBatch(ctx, ids[0])
 	}
 	n := 0
 	for {
@@ -250,7 +305,10 @@ func (s *Service) SendOutbox(ctx context.Context) (int, error) {
 				s.deleteOutbox(ctx, row.ID)
 				continue
 			}
-			s.send(ctx, outboxMail{row.ID, m})
+			if _, busy := s.inflight.Load(row.ID); busy {
+				continue // handed over since the leases were renewed
+			}
+			s.send(ctx, outboxMail{row.ID, m}, true)
 			n++
 		}
 		if len(rows) < outboxBatch {

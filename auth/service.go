@@ -76,6 +76,9 @@ type Service struct {
 	// their mail to a later sweep.
 	stopCtx context.Context
 	stop    context.CancelFunc
+	// inflight holds the ids of the outbox messages handed to the mailer
+	// and not yet done with (outbox.go).
+	inflight sync.Map
 
 	sessions *sessionCache // nil when disabled
 }
@@ -147,7 +150,7 @@ func (s *Service) update(ctx context.Context, fn func(tx *store.Tx, c *change) e
 		return s.internal(ctx, err)
 	}
 	for _, m := range msgs {
-		s.send(ctx, m)
+		s.send(ctx, m, false)
 	}
 	return after
 }

@@ -49,6 +49,8 @@ type Mailer interface {
 type Tracker interface {
 	Mailer
 	SendTracked(ctx context.Context, m Message, done func(error)) error
+	// Busy reports that bulk mail should wait before queueing more.
+	Busy() bool
 }
 
 // ErrInvalidMessage is wrapped by every error about a message that could never

@@ -140,9 +140,25 @@ func (q *Queue) Close(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		q.cancel()
+		// Let the attempt in hand end and every SendTracked caller hear how
+		// its message ended, before the caller closes what they need (the
+		// database): a mailer honours its context within moments.
+		select {
+		case <-q.done:
+		case <-time.After(abandonWait):
+		}
 		return fmt.Errorf("mail: queue closed before all mail was delivered: %w", ctx.Err())
 	}
 }
+
+// abandonWait bounds how long Close waits, once it has given up on
+// delivery, for the worker to notice.
+const abandonWait = 2 * time.Second
+
+// Busy reports whether the queue is more than half full. Senders of bulk
+// mail wait while it is, so that mail a person is waiting for (a reset
+// link) still finds room.
+func (q *Queue) Busy() bool { return len(q.ch) > cap(q.ch)/2 }
 
 func (q *Queue) run() {
 	defer close(q.done)
@@ -211,15 +227,29 @@ func (q *Queue) deliver(m Message, tracked bool) error {
 	}
 }
 
-// Permanent reports whether retrying err cannot help: the message itself is
-// bad, or the server gave a 5xx reply, which RFC 5321 defines as permanent.
+// Permanent reports whether retrying this message cannot help: it is bad
+// itself, or the server refused it (see [Refused]) with a 5xx reply, which
+// RFC 5321 defines as permanent. A 5xx to the connection or the sender — a
+// wrong password (535), a relay that refuses our address — is not: it
+// refuses every message until someone fixes the configuration, and the
+// messages should wait for that, not be dropped.
 func Permanent(err error) bool {
 	if errors.Is(err, ErrInvalidMessage) {
 		return true
 	}
+	var r *refusal
 	var te *textproto.Error
-	return errors.As(err, &te) && te.Code >= 500 && te.Code < 600
+	return errors.As(err, &r) && errors.As(r.err, &te) && te.Code >= 500 && te.Code < 600
 }
+
+// Refused marks err as the server's answer to this message (its recipient
+// or its content), as opposed to the connection or the sender.
+func Refused(err error) error { return &refusal{err} }
+
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
 
 // redactRecipient removes the recipient's address from an error text, which
 // may quote the server's reply ("550 <alice@example.com>: unknown user").

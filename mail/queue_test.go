@@ -155,7 +155,7 @@ func TestQueueDoesNotRetryPermanentFailures(t *testing.T) {
 	var attempts atomic.Int32
 	refuse := mailerFunc(func(context.Context, Message) error {
 		attempts.Add(1)
-		return fmt.Errorf("mail: sending via x: RCPT TO: %w", &textproto.Error{Code: 550, Msg: "5.1.1 <Yamada@Example.jp>: no such user"})
+		return fmt.Errorf("mail: sending via x: RCPT TO: %w", Refused(&textproto.Error{Code: 550, Msg: "5.1.1 <Yamada@Example.jp>: no such user"}))
 	})
 	logger, logs := testLogger()
 	q := newTestQueue(refuse, logger, 10)
@@ -383,7 +383,7 @@ func TestQueueSendTracked(t *testing.T) {
 		case "ok":
 			return nil
 		case "refused":
-			return &textproto.Error{Code: 550, Msg: "no such user"}
+			return Refused(&textproto.Error{Code: 550, Msg: "no such user"})
 		case "down":
 			return errors.New("connection refused")
 		}
@@ -444,5 +444,30 @@ func TestQueueSendTracked(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %s in:\n%s", want, out)
 		}
+	}
+}
+
+// Busy says when more than half of the queue waits, so that bulk mail
+// leaves room for the mail a person waits for.
+func TestQueueBusy(t *testing.T) {
+	release := make(chan struct{})
+	hold := mailerFunc(func(context.Context, Message) error { <-release; return nil })
+	q := newTestQueue(hold, nil, 4)
+	defer func() { close(release); q.Close(testContext(t)) }()
+	for i := range 4 { // the worker holds the first; three wait
+		if q.Busy() {
+			t.Fatalf("busy with %d sent", i)
+		}
+		if err := q.Send(t.Context(), msgTo(i)); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			for deadline := time.Now().Add(5 * time.Second); len(q.ch) > 0 && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond) // until the worker has taken it
+			}
+		}
+	}
+	if !q.Busy() {
+		t.Fatal("not busy with three of four places taken")
 	}
 }

@@ -125,18 +125,20 @@ func (s *smtpMailer) deliver(ctx context.Context, rcpt string, msg []byte) error
 	if err := c.Mail(s.cfg.from.Address); err != nil {
 		return fmt.Errorf("MAIL FROM: %w", err)
 	}
+	// From here on a 5xx answers this message, not the connection: its
+	// recipient or its content (Permanent).
 	if err := c.Rcpt(rcpt); err != nil {
-		return fmt.Errorf("RCPT TO: %w", err)
+		return fmt.Errorf("RCPT TO: %w", Refused(err))
 	}
 	w, err := c.Data()
 	if err != nil {
-		return fmt.Errorf("DATA: %w", err)
+		return fmt.Errorf("DATA: %w", Refused(err))
 	}
 	if _, err := w.Write(msg); err != nil {
-		return fmt.Errorf("DATA: %w", err)
+		return fmt.Errorf("DATA: %w", Refused(err))
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("DATA: %w", err)
+		return fmt.Errorf("DATA: %w", Refused(err))
 	}
 	_ = c.Quit() // the server has taken the message; see Send
 	return nil

@@ -247,8 +247,8 @@ func TestSMTPWrongPasswordIsReportedWithoutIt(t *testing.T) {
 	if !strings.Contains(err.Error(), "535") || strings.Contains(err.Error(), wrong) {
 		t.Errorf("error = %q, want the 535 reply and not the password", err)
 	}
-	if !Permanent(err) {
-		t.Errorf("a 535 reply should count as permanent: %v", err)
+	if Permanent(err) {
+		t.Errorf("a 535 reply refuses every message until the password is fixed, so it must not count as permanent: %v", err)
 	}
 	if n := len(srv.messages()); n != 0 {
 		t.Errorf("server received %d messages", n)

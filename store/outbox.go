@@ -86,9 +86,20 @@ func (tx *Tx) takeDue(table, set, returning string, now, leaseUntil int64, limit
 }
 
 // DeleteOutboxMail removes messages that were delivered or given up on.
-// The ids go as one JSON array, so that the statement is the same however
-// many there are (the drivers cache statements by their text).
 func (tx *Tx) DeleteOutboxMail(ids ...string) error {
+	return tx.execIDs(`DELETE FROM mail_outbox WHERE id IN (`, nil, ids)
+}
+
+// LeaseOutboxMail extends to until the leases of messages still being
+// sent.
+func (tx *Tx) LeaseOutboxMail(until int64, ids ...string) error {
+	return tx.execIDs(`UPDATE mail_outbox SET due_at = ? WHERE id IN (`, []any{until}, ids)
+}
+
+// execIDs runs query, which ends in "IN (", with the ids as one JSON array
+// after args, so that the statement is the same however many there are
+// (the drivers cache statements by their text).
+func (tx *Tx) execIDs(query string, args []any, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -96,11 +107,12 @@ func (tx *Tx) DeleteOutboxMail(ids ...string) error {
 	if err != nil {
 		return err
 	}
-	q := `DELETE FROM mail_outbox WHERE id IN (SELECT value FROM json_each(?))`
 	if tx.db.dialect == Postgres {
-		q = `DELETE FROM mail_outbox WHERE id IN (SELECT jsonb_array_elements_text(?::jsonb))`
+		query += `SELECT jsonb_array_elements_text(?::jsonb))`
+	} else {
+		query += `SELECT value FROM json_each(?))`
 	}
-	_, err = tx.exec(q, string(list))
+	_, err = tx.exec(query, append(args, string(list))...)
 	return err
 }
 

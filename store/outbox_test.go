@@ -56,6 +56,11 @@ func TestOutbox(t *testing.T) {
 		if err := db.View(ctx, func(tx *store.Tx) (err error) { n, err = tx.OutboxLen(); return err }); err != nil || n != 2 {
 			t.Fatalf("OutboxLen = %d, %v; want 2", n, err)
 		}
+		// A message still being sent keeps its lease.
+		update(t, db, func(tx *store.Tx) error { return tx.LeaseOutboxMail(now+10_000, "m1", "no such id") })
+		if got := take(now+300, now+400, 10); !slices.Equal(ids(got), []string{"m2"}) {
+			t.Fatalf("take after m1's lease was renewed = %v, want m2", ids(got))
+		}
 	})
 }
 

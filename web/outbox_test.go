@@ -130,7 +130,7 @@ func TestOutbox(t *testing.T) {
 			sweep(e.svc, 0)
 
 			// A message the server refuses for good is not kept.
-			broken.fail(fmt.Errorf("RCPT TO: %w", &textproto.Error{Code: 550, Msg: "no such user"}))
+			broken.fail(fmt.Errorf("RCPT TO: %w", mail.Refused(&textproto.Error{Code: 550, Msg: "no such user"})))
 			viaDown.call("POST", "/api/v1/password-reset", "", map[string]string{"workspace": "acme", "email": "admin@acme.test"}).must(t, 202)
 			if n := outboxLen(); n != 0 {
 				t.Fatalf("%d messages in the outbox after a permanent refusal, want 0", n)
@@ -244,13 +244,17 @@ func TestMailBatchResumes(t *testing.T) {
 	}
 }
 
-// gatedMailer holds every message until its gate opens, then records it.
+// gatedMailer holds every message until its gate opens, then records it;
+// arrived closes when the first one is held.
 type gatedMailer struct {
-	gate chan struct{}
-	rec  *mail.Recorder
+	gate    chan struct{}
+	arrived chan struct{}
+	once    *sync.Once
+	rec     *mail.Recorder
 }
 
 func (g gatedMailer) Send(ctx context.Context, m mail.Message) error {
+	g.once.Do(func() { close(g.arrived) })
 	<-g.gate
 	return g.rec.Send(ctx, m)
 }
@@ -282,7 +286,7 @@ func TestBatchStopsAtShutdown(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			gate := gatedMailer{gate: make(chan struct{}), rec: e.mail}
+			gate := gatedMailer{gate: make(chan struct{}), arrived: make(chan struct{}), once: &sync.Once{}, rec: e.mail}
 			queue := mail.NewQueue(gate, nil)
 			stopping := auth.New(e.db, secret.NewHasher(testParams, 2), e.keys, queue, slog.New(slog.DiscardHandler),
 				auth.Config{BaseURL: "http://sekisho.test", Now: e.clock.Now})
@@ -290,24 +294,30 @@ func TestBatchStopsAtShutdown(t *testing.T) {
 			t.Cleanup(srv.Close)
 			(&env{t: t, srv: srv}).call("PATCH", "/api/v1/admin/workspace", adminTok, map[string]any{"require_mfa": true, "mfa_grace_days": 7}).must(t, 200)
 
-			// Shut down at once: the first page may be under way, its first
-			// message held at the mail server, or not begun; either way the
-			// second page is left.
+			// Shut down as serve does while the first page is under way, its
+			// first message held at the mail server: Stop, wait for the
+			// background work, close the queue. Nothing waits for the mail
+			// server, and the second page is left.
+			select {
+			case <-gate.arrived:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no notice reached the mail server within 10 s of the switch")
+			}
 			stopping.Stop()
-			closed := make(chan error, 1)
-			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-			defer cancel()
-			go func() { closed <- queue.Close(ctx) }()
-			<-ctx.Done()
-			close(gate.gate)
-			<-closed
 			waited := make(chan struct{})
 			go func() { stopping.Wait(); close(waited) }()
 			select {
 			case <-waited:
 			case <-time.After(10 * time.Second):
-				t.Fatal("the stopped service's batch still runs 10 s after its queue closed")
+				t.Fatal("the stopped service's batch still waits for the mail server after 10 s")
 			}
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			closed := make(chan error, 1)
+			go func() { closed <- queue.Close(ctx) }()
+			<-ctx.Done()
+			close(gate.gate)
+			<-closed
 			var pending error
 			if err := e.db.Update(context.Background(), func(tx *store.Tx) error {
 				rows, err := tx.TakeMailBatches(e.clock.Now().Add(time.Hour).UnixMilli(), e.clock.Now().Add(10*time.Minute).UnixMilli(), 10)

@@ -302,6 +302,9 @@ func openApp(ctx context.Context, cfg *config, stderr io.Writer) (*app, error) {
 // about is committed, and the CLI has printed its link already, so the
 // command did succeed.
 func (a *app) close() error {
+	// A batch of mail (Require MFA switched on from the CLI) stops after the
+	// page in hand; a server's sweep sends the rest within minutes.
+	a.svc.Stop()
 	a.svc.Wait() // background notifications are queued before the queue closes
 	ctx, cancel := context.WithTimeout(context.Background(), mailDrainTimeout)
 	defer cancel()

@@ -128,11 +128,11 @@ func runServe(ctx context.Context, c *cli, name string, args []string) error {
 		// Scrapes are short; the metrics listener closes with the server.
 		metricsSrv.Close()
 	}
-	stopCleanup()
-	cleanup.Wait()
 	// Mail to a whole workspace may take long; what is left of it waits in
 	// the database for the next sweep.
 	a.svc.Stop()
+	stopCleanup()
+	cleanup.Wait()
 	// The HTTP server is done, so no request can queue mail any more.
 	err = errors.Join(err, a.close())
 	if err == nil {
