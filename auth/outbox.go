@@ -79,9 +79,9 @@ func (s *Service) send(ctx context.Context, om outboxMail, patient bool) {
 }
 
 // handOver gives om to the mailer and calls done with how its delivery
-// ended, once it has. Until then the message is in flight: SendOutbox
-// keeps its lease fresh, so that no sweep sends it again meanwhile,
-// however long the queue ahead of it.
+// ended, once it has. Until then the message is in flight: RunOutbox
+// keeps its lease fresh and the sweeps pass it by, so that none sends it
+// again meanwhile, however long the queue ahead of it.
 func (s *Service) handOver(ctx context.Context, om outboxMail, patient bool, done func(error)) {
 	s.inflight.Store(om.id, struct{}{})
 	finish := func(err error) {
@@ -212,6 +212,9 @@ func (s *Service) sendPage(ctx context.Context, msgs []outboxMail) bool {
 		left      = len(msgs)
 		all       = make(chan struct{})
 	)
+	for _, om := range msgs { // in flight already while the first wait for room
+		s.inflight.Store(om.id, struct{}{})
+	}
 	for _, om := range msgs {
 		s.handOver(ctx, om, true, func(err error) {
 			mu.Lock()
@@ -250,21 +253,6 @@ func (s *Service) sendPage(ctx context.Context, msgs []outboxMail) bool {
 // It returns how many outbox messages it handed to the mailer, besides the
 // batches'. Several instances may run it at once: each takes its own rows.
 func (s *Service) SendOutbox(ctx context.Context) (int, error) {
-	// The messages this process has in flight keep their leases, so that
-	// neither this sweep nor another instance's sends them again.
-	var inflight []string
-	s.inflight.Range(func(id, _ any) bool {
-		inflight = append(inflight, id.(string))
-		return true
-	})
-	if len(inflight) > 0 {
-		now := s.now()
-		if err := s.db.Update(ctx, func(tx *store.Tx) error {
-			return tx.LeaseOutboxMail(now.Add(outboxLease).UnixMilli(), inflight...)
-		}); err != nil {
-			return 0, err
-		}
-	}
 	// One batch at a time, so that those waiting keep their leases for
 	// whichever instance is free first.
 	for ctx.Err() == nil {
@@ -306,7 +294,7 @@ func (s *Service) SendOutbox(ctx context.Context) (int, error) {
 				continue
 			}
 			if _, busy := s.inflight.Load(row.ID); busy {
-				continue // handed over since the leases were renewed
+				continue // in this process's queue, behind a long wait: not again
 			}
 			s.send(ctx, outboxMail{row.ID, m}, true)
 			n++
@@ -329,8 +317,42 @@ func (s *Service) openOutbox(row store.OutboxMail) (mail.Message, error) {
 	return m, err
 }
 
-// RunOutbox calls SendOutbox at once and then every minute until ctx ends.
+// renewLeases extends the leases of the messages this process has in
+// flight, so that neither its own sweeps nor another instance's send them
+// again while they wait in its queue.
+func (s *Service) renewLeases(ctx context.Context) error {
+	var ids []string
+	s.inflight.Range(func(id, _ any) bool {
+		ids = append(ids, id.(string))
+		return true
+	})
+	if len(ids) == 0 {
+		return nil
+	}
+	until := s.now().Add(outboxLease).UnixMilli()
+	return s.db.Update(ctx, func(tx *store.Tx) error { return tx.LeaseOutboxMail(until, ids...) })
+}
+
+// RunOutbox calls SendOutbox at once and then every minute until ctx ends,
+// and, beside it, renews the leases of the messages in flight every
+// minute, however long a sweep takes.
 func (s *Service) RunOutbox(ctx context.Context) {
+	var renewer sync.WaitGroup
+	defer renewer.Wait()
+	renewer.Go(func() {
+		t := time.NewTicker(outboxEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := s.renewLeases(ctx); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "renew the leases of the mail in flight", "err", err)
+			}
+		}
+	})
 	t := time.NewTicker(outboxEvery)
 	defer t.Stop()
 	for {

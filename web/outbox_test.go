@@ -351,3 +351,36 @@ func TestBatchStopsAtShutdown(t *testing.T) {
 		})
 	}
 }
+
+// TestOutboxInFlightNotSentTwice: a message waiting in the queue longer
+// than its lease — a slow mail server ahead of it — is not sent a second
+// time by the same instance's sweep.
+func TestOutboxInFlightNotSentTwice(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, d)
+			e.workspace("acme")
+			gate := gatedMailer{gate: make(chan struct{}), arrived: make(chan struct{}), once: &sync.Once{}, rec: e.mail}
+			queue := mail.NewQueue(gate, nil)
+			slow := auth.New(e.db, secret.NewHasher(testParams, 2), e.keys, queue, slog.New(slog.DiscardHandler),
+				auth.Config{BaseURL: "http://sekisho.test", Now: e.clock.Now})
+			srv := httptest.NewServer(web.NewServer(slow, e.db, slog.New(slog.DiscardHandler), web.Options{BaseURL: "http://localhost"}))
+			t.Cleanup(srv.Close)
+			before := len(e.mail.Messages())
+			(&env{t: t, srv: srv}).call("POST", "/api/v1/password-reset", "", map[string]string{"workspace": "acme", "email": "admin@acme.test"}).must(t, 202)
+			<-gate.arrived
+			e.clock.Add(time.Hour)
+			if n, err := slow.SendOutbox(context.Background()); err != nil || n != 0 {
+				t.Fatalf("SendOutbox with the message in flight = %d, %v; want 0", n, err)
+			}
+			close(gate.gate)
+			if err := queue.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(e.mail.Messages()) - before; n != 1 {
+				t.Fatalf("%d copies delivered, want 1", n)
+			}
+		})
+	}
+}
