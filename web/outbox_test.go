@@ -70,11 +70,7 @@ func TestOutbox(t *testing.T) {
 			e.workspace("acme")
 			broken := &brokenMailer{err: errors.New("dial tcp 127.0.0.1:25: connection refused")}
 			logs := &lockedWriter{w: &strings.Builder{}}
-			down := auth.New(e.db, secret.NewHasher(testParams, 2), e.keys, broken, slog.New(slog.NewTextHandler(logs, nil)),
-				auth.Config{BaseURL: "http://sekisho.test", Now: e.clock.Now})
-			srv := httptest.NewServer(web.NewServer(down, e.db, slog.New(slog.DiscardHandler), web.Options{BaseURL: "http://localhost"}))
-			t.Cleanup(srv.Close)
-			viaDown := &env{t: t, srv: srv}
+			down, viaDown := e.withMailer(broken, slog.New(slog.NewTextHandler(logs, nil)))
 			outboxLen := func() int {
 				t.Helper()
 				var n int
@@ -244,6 +240,24 @@ func TestMailBatchResumes(t *testing.T) {
 	}
 }
 
+// withMailer starts another sekisho on e's database, keys and clock that
+// sends its mail through m and logs to log (nil: nowhere), and returns its
+// service and a client of its API.
+func (e *env) withMailer(m mail.Mailer, log *slog.Logger) (*auth.Service, *env) {
+	e.t.Helper()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	svc := auth.New(e.db, secret.NewHasher(testParams, 2), e.keys, m, log, auth.Config{BaseURL: "http://sekisho.test", Now: e.clock.Now})
+	srv := httptest.NewServer(web.NewServer(svc, e.db, slog.New(slog.DiscardHandler), web.Options{BaseURL: "http://localhost"}))
+	e.t.Cleanup(srv.Close)
+	return svc, &env{t: e.t, srv: srv}
+}
+
+func newGatedMailer(rec *mail.Recorder) gatedMailer {
+	return gatedMailer{gate: make(chan struct{}), arrived: make(chan struct{}), once: &sync.Once{}, rec: rec}
+}
+
 // gatedMailer holds every message until its gate opens, then records it;
 // arrived closes when the first one is held.
 type gatedMailer struct {
@@ -286,13 +300,10 @@ func TestBatchStopsAtShutdown(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			gate := gatedMailer{gate: make(chan struct{}), arrived: make(chan struct{}), once: &sync.Once{}, rec: e.mail}
+			gate := newGatedMailer(e.mail)
 			queue := mail.NewQueue(gate, nil)
-			stopping := auth.New(e.db, secret.NewHasher(testParams, 2), e.keys, queue, slog.New(slog.DiscardHandler),
-				auth.Config{BaseURL: "http://sekisho.test", Now: e.clock.Now})
-			srv := httptest.NewServer(web.NewServer(stopping, e.db, slog.New(slog.DiscardHandler), web.Options{BaseURL: "http://localhost"}))
-			t.Cleanup(srv.Close)
-			(&env{t: t, srv: srv}).call("PATCH", "/api/v1/admin/workspace", adminTok, map[string]any{"require_mfa": true, "mfa_grace_days": 7}).must(t, 200)
+			stopping, viaStopping := e.withMailer(queue, nil)
+			viaStopping.call("PATCH", "/api/v1/admin/workspace", adminTok, map[string]any{"require_mfa": true, "mfa_grace_days": 7}).must(t, 200)
 
 			// Shut down as serve does while the first page is under way, its
 			// first message held at the mail server: Stop, wait for the
@@ -361,14 +372,11 @@ func TestOutboxInFlightNotSentTwice(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, d)
 			e.workspace("acme")
-			gate := gatedMailer{gate: make(chan struct{}), arrived: make(chan struct{}), once: &sync.Once{}, rec: e.mail}
+			gate := newGatedMailer(e.mail)
 			queue := mail.NewQueue(gate, nil)
-			slow := auth.New(e.db, secret.NewHasher(testParams, 2), e.keys, queue, slog.New(slog.DiscardHandler),
-				auth.Config{BaseURL: "http://sekisho.test", Now: e.clock.Now})
-			srv := httptest.NewServer(web.NewServer(slow, e.db, slog.New(slog.DiscardHandler), web.Options{BaseURL: "http://localhost"}))
-			t.Cleanup(srv.Close)
+			slow, viaSlow := e.withMailer(queue, nil)
 			before := len(e.mail.Messages())
-			(&env{t: t, srv: srv}).call("POST", "/api/v1/password-reset", "", map[string]string{"workspace": "acme", "email": "admin@acme.test"}).must(t, 202)
+			viaSlow.call("POST", "/api/v1/password-reset", "", map[string]string{"workspace": "acme", "email": "admin@acme.test"}).must(t, 202)
 			<-gate.arrived
 			e.clock.Add(time.Hour)
 			if n, err := slow.SendOutbox(context.Background()); err != nil || n != 0 {
