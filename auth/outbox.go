@@ -42,6 +42,19 @@ type outboxMail struct {
 
 func outboxAD(id string) []byte { return secret.AD("mail_outbox", id) }
 
+// OpenOutboxMail unseals the message of outbox row id with keys, for tools
+// that read the outbox beside the server (the crash test).
+func OpenOutboxMail(keys *secret.Keyring, id, sealed string) (mail.Message, error) {
+	var m mail.Message
+	plain, err := keys.Open(sealed, outboxAD(id))
+	if err != nil {
+		return m, err
+	}
+	err = json.Unmarshal(plain, &m)
+	clear(plain)
+	return m, err
+}
+
 // addOutbox writes the messages of a change into the outbox, in the
 // change's transaction.
 func (s *Service) addOutbox(tx *store.Tx, now time.Time, msgs []mail.Message) ([]outboxMail, error) {
@@ -205,6 +218,9 @@ func (s *Service) runBatch(ctx context.Context, id string) {
 // message still in flight deletes its own row when it is done, and what
 // was not handed over waits for a sweep.
 func (s *Service) sendPage(ctx context.Context, msgs []outboxMail) bool {
+	if len(msgs) == 0 {
+		return ctx.Err() == nil
+	}
 	var (
 		mu        sync.Mutex
 		sent      []string
@@ -217,22 +233,22 @@ func (s *Service) sendPage(ctx context.Context, msgs []outboxMail) bool {
 	}
 	for _, om := range msgs {
 		s.handOver(ctx, om, true, func(err error) {
+			gone := !s.kept(ctx, om.id, err)
 			mu.Lock()
-			defer mu.Unlock()
-			if !s.kept(ctx, om.id, err) {
-				if abandoned {
-					s.deleteOutbox(ctx, om.id)
-				} else {
-					sent = append(sent, om.id)
-				}
+			alone := gone && abandoned
+			if gone && !abandoned {
+				sent = append(sent, om.id)
 			}
-			if left--; left == 0 {
+			left--
+			last := left == 0
+			mu.Unlock()
+			if alone {
+				s.deleteOutbox(ctx, om.id)
+			}
+			if last {
 				close(all)
 			}
 		})
-	}
-	if len(msgs) == 0 {
-		return ctx.Err() == nil
 	}
 	select {
 	case <-all:
@@ -283,7 +299,10 @@ func (s *Service) SendOutbox(ctx context.Context) (int, error) {
 			return n, err
 		}
 		for _, row := range rows {
-			m, err := s.openOutbox(row)
+			if _, busy := s.inflight.Load(row.ID); busy {
+				continue // in this process's queue, behind a long wait: not again
+			}
+			m, err := OpenOutboxMail(s.keys, row.ID, row.Sealed)
 			if err == nil && row.Attempts > outboxMaxAttempts {
 				err = errors.New("too many attempts")
 			}
@@ -293,9 +312,6 @@ func (s *Service) SendOutbox(ctx context.Context) (int, error) {
 				s.deleteOutbox(ctx, row.ID)
 				continue
 			}
-			if _, busy := s.inflight.Load(row.ID); busy {
-				continue // in this process's queue, behind a long wait: not again
-			}
 			s.send(ctx, outboxMail{row.ID, m}, true)
 			n++
 		}
@@ -303,18 +319,6 @@ func (s *Service) SendOutbox(ctx context.Context) (int, error) {
 			return n, nil
 		}
 	}
-}
-
-// openOutbox unseals an outbox row's message.
-func (s *Service) openOutbox(row store.OutboxMail) (mail.Message, error) {
-	var m mail.Message
-	plain, err := s.keys.Open(row.Sealed, outboxAD(row.ID))
-	if err != nil {
-		return m, err
-	}
-	err = json.Unmarshal(plain, &m)
-	clear(plain)
-	return m, err
 }
 
 // renewLeases extends the leases of the messages this process has in

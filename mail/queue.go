@@ -100,7 +100,7 @@ func (q *Queue) Send(ctx context.Context, m Message) error {
 // nil when m was delivered, or the error that ended the tries: one that
 // [Permanent] reports, the last transient one, or [ErrQueueClosed] when
 // the queue closed first. done is not called when SendTracked returns an
-// error. It runs on the queue's worker, so it must be quick.
+// error. It runs on the queue's worker: the messages behind wait for it.
 func (q *Queue) SendTracked(ctx context.Context, m Message, done func(error)) error {
 	if _, err := validate(m); err != nil {
 		return err

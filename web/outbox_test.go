@@ -152,6 +152,18 @@ func TestOutbox(t *testing.T) {
 	}
 }
 
+// toldMFARequired counts, by recipient, the notices that workspace acme
+// now requires MFA.
+func toldMFARequired(rec *mail.Recorder) map[string]int {
+	n := map[string]int{}
+	for _, m := range rec.Messages() {
+		if m.Subject == "ACME now requires multi-factor authentication" {
+			n[m.To]++
+		}
+	}
+	return n
+}
+
 // TestMailBatchResumes: the notices of a Require MFA switch go out a page
 // at a time, each page's messages written to the outbox with the batch's
 // position, so a batch whose process died resumes after the last user
@@ -192,15 +204,7 @@ func TestMailBatchResumes(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			told := func() map[string]int {
-				n := map[string]int{}
-				for _, m := range e.mail.Messages() {
-					if m.Subject == "ACME now requires multi-factor authentication" {
-						n[m.To]++
-					}
-				}
-				return n
-			}
+			told := func() map[string]int { return toldMFARequired(e.mail) }
 			if _, err := e.svc.SendOutbox(context.Background()); err != nil || len(told()) != 0 {
 				t.Fatalf("a batch within its lease was resumed: %v %v", told(), err)
 			}
@@ -345,12 +349,7 @@ func TestBatchStopsAtShutdown(t *testing.T) {
 			if _, err := e.svc.SendOutbox(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			told := map[string]int{}
-			for _, m := range e.mail.Messages() {
-				if m.Subject == "ACME now requires multi-factor authentication" {
-					told[m.To]++
-				}
-			}
+			told := toldMFARequired(e.mail)
 			if len(told) != users {
 				t.Fatalf("%d of %d users told", len(told), users)
 			}

@@ -11,7 +11,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/sekisho/sekisho/mail"
+	"github.com/sekisho/sekisho/auth"
 	"github.com/sekisho/sekisho/secret"
 )
 
@@ -126,14 +126,9 @@ func (r *runner) checkMail(cycle int, s *snapshot) error {
 				left++
 			}
 		}
-		plain, err := m.keys.Open(row.sealed, secret.AD("mail_outbox", row.id))
+		msg, err := auth.OpenOutboxMail(m.keys, row.id, row.sealed)
 		if err != nil {
-			r.finding(cycle, "outbox row %s does not open with the server's keys: %v", row.id, err)
-			continue
-		}
-		var msg mail.Message
-		if err := json.Unmarshal(plain, &msg); err != nil {
-			r.finding(cycle, "outbox row %s does not hold a message: %v", row.id, err)
+			r.finding(cycle, "outbox row %s does not open with the server's keys, or holds no message: %v", row.id, err)
 			continue
 		}
 		if emails[msg.To] && !known(msg.Subject) {
